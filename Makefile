@@ -1,0 +1,52 @@
+# Everything the project needs installs from here, starting from a machine with Python 3.10+ and make.
+PYTHON ?= python3
+VENV := .venv
+LS_VENV := .venv-labelstudio
+LS_VERSION := 1.23.2
+BIN := $(VENV)/bin
+ONCE ?=
+
+.PHONY: help install labelstudio test unit lint typecheck format demo bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,openai]'
+	touch $@
+
+$(LS_VENV)/.installed:
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install --quiet --upgrade pip
+	$(LS_VENV)/bin/pip install --quiet 'label-studio==$(LS_VERSION)'
+	touch $@
+
+install: $(BIN)/.installed  ## the library and its dev tools in .venv/
+
+labelstudio: $(LS_VENV)/.installed  ## the Label Studio server in its own .venv-labelstudio/
+
+test: install labelstudio  ## the whole suite, against a real Label Studio the suite starts
+	$(BIN)/pytest
+
+unit: install  ## the tests that need no server
+	$(BIN)/pytest -m "not studio"
+
+lint: install  ## ruff and mypy
+	$(BIN)/ruff check src tests examples bench
+	$(BIN)/ruff format --check src tests examples bench
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format src tests examples bench
+	$(BIN)/ruff check --fix src tests examples bench
+
+demo: install labelstudio  ## start Label Studio on 127.0.0.1:8080 and log the guide's examples into it
+	$(BIN)/python examples/demo.py $(if $(ONCE),--once,)
+
+bench: install labelstudio  ## the benchmarks under bench/, results printed as Markdown tables
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(LS_VENV) .labelstudio .cache

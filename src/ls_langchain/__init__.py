@@ -1,0 +1,1 @@
+"""Connect LangChain to Label Studio."""

@@ -1,0 +1,99 @@
+"""Shared fixtures: one real Label Studio server for the whole session, started on a free loopback port.
+
+A fresh data dir migrates for ~40 s, so the first run keeps a migrated copy under ``.cache/`` and later servers
+start from a copy of it in ~8 s.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from label_studio_sdk import LabelStudio
+
+from ls_langchain.localstudio import LocalStudio
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE_DIR = ROOT / ".cache" / "labelstudio-template"
+# The ML backend tests register a server on 127.0.0.1, which Label Studio refuses unless told otherwise.
+STUDIO_ENV = {"ML_BLOCK_LOCAL_IP": "false", "SSRF_PROTECTION_ENABLED": "false"}
+
+
+def _migrated_template(tmp_root: Path) -> Path:
+    """A data dir that has been migrated once, made on first use and kept under .cache/."""
+    if (TEMPLATE_DIR / "label_studio.sqlite3").exists():
+        return TEMPLATE_DIR
+    building = tmp_root / "template"
+    with LocalStudio(building, extra_env=STUDIO_ENV):
+        pass
+    TEMPLATE_DIR.parent.mkdir(parents=True, exist_ok=True)
+    staging = TEMPLATE_DIR.with_name(f"{TEMPLATE_DIR.name}.{os.getpid()}")
+    shutil.copytree(building, staging)
+    try:
+        staging.rename(TEMPLATE_DIR)
+    except OSError:  # another run made it first
+        shutil.rmtree(staging, ignore_errors=True)
+    return TEMPLATE_DIR
+
+
+def start_studio(tmp_root: Path, name: str) -> LocalStudio:
+    """Start a Label Studio from a copy of the migrated template, in a data dir of its own."""
+    data_dir = tmp_root / name
+    shutil.copytree(_migrated_template(tmp_root), data_dir)
+    studio = LocalStudio(data_dir, extra_env=STUDIO_ENV)
+    studio.start()
+    return studio
+
+
+@pytest.fixture(scope="session")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStudio]:
+    """The real Label Studio server of this test session."""
+    server = start_studio(tmp_path_factory.mktemp("labelstudio"), "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pat(studio: LocalStudio) -> str:
+    """A personal access token (JWT) of the server's admin user."""
+    return studio.personal_token()
+
+
+@pytest.fixture(scope="session")
+def ls(studio: LocalStudio, pat: str) -> LabelStudio:
+    """An SDK client on the session's server, for reading back what the tests created."""
+    return LabelStudio(base_url=studio.url, api_key=pat)
+
+
+@pytest.fixture
+def legacy_tokens(studio: LocalStudio) -> Iterator[str]:
+    """Legacy ``Token <key>`` auth switched on for the duration of one test; yields the legacy token."""
+    studio.set_legacy_tokens(True)
+    yield studio.legacy_token
+    studio.set_legacy_tokens(False)
+
+
+@pytest.fixture
+def studio_env(studio: LocalStudio, pat: str, monkeypatch: pytest.MonkeyPatch) -> LocalStudio:
+    """The environment a user sets (LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY), pointing at the session server."""
+    monkeypatch.setenv("LABEL_STUDIO_URL", studio.url)
+    monkeypatch.setenv("LABEL_STUDIO_API_KEY", pat)
+    monkeypatch.delenv("LABEL_STUDIO_PROJECT_ID", raising=False)
+    return studio
+
+
+@pytest.fixture
+def title() -> str:
+    """A project title no other test uses."""
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that uses the server, so `make unit` can leave them out."""
+    for item in items:
+        if "studio" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.studio)
