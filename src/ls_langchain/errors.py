@@ -46,6 +46,8 @@ class StudioError(LSLangChainError):
 
     #: Whether the same request may succeed later without anyone changing anything.
     transient: bool = False
+    #: Seconds the server asked us to wait (HTTP 429 Retry-After), when it said.
+    retry_after: float | None = None
 
 
 class StudioUnreachableError(StudioError):

@@ -1,0 +1,167 @@
+"""The one place that talks to Label Studio, through the label-studio-sdk 2.x ``LabelStudio`` client.
+
+Every SDK or network error leaves this module as one of the package's own errors with a one-line message that
+names the URL and what to check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from label_studio_sdk import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+
+from ls_langchain.errors import (
+    AuthenticationError,
+    ImportRejectedError,
+    ProjectNotFoundError,
+    StudioUnreachableError,
+)
+
+__all__ = ["ImportResult", "Project", "Studio"]
+
+_AUTH_HINT = (
+    "check LABEL_STUDIO_API_KEY: use a personal access token (Account & Settings > Personal Access Token), "
+    "or a legacy token with legacy tokens enabled in Organization settings"
+)
+
+
+@dataclass(frozen=True)
+class Project:
+    """What the package needs to know about a Label Studio project."""
+
+    id: int
+    title: str
+    label_config: str
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What Label Studio said it stored for one bulk import."""
+
+    task_count: int
+    prediction_count: int
+    task_ids: tuple[int, ...]
+
+
+def _detail(body: Any) -> str:
+    """The human part of an error body, kept short."""
+    if isinstance(body, dict):
+        for key in ("detail", "validation_errors", "message"):
+            if body.get(key):
+                text = body[key] if isinstance(body[key], str) else json.dumps(body[key], default=str)
+                return text[:300]
+    return str(body)[:300] if body else ""
+
+
+class Studio:
+    """A connection to one Label Studio server, as one user."""
+
+    def __init__(self, url: str, api_key: str, *, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        # Retries are the caller's decision: an import retried blindly by the SDK could make duplicate tasks.
+        self._client = LabelStudio(base_url=self.url, api_key=api_key, timeout=timeout, max_retries=0)
+
+    @property
+    def client(self) -> LabelStudio:
+        """The SDK client, for callers that need an endpoint this class does not wrap."""
+        return self._client
+
+    @contextlib.contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """Turn SDK and httpx errors raised while doing ``action`` into the package's one-line errors."""
+        try:
+            yield
+        except ApiError as exc:
+            status = exc.status_code or 0
+            detail = _detail(exc.body)
+            if status in (401, 403):
+                raise AuthenticationError(
+                    f"Label Studio at {self.url} refused the API key while {action} (HTTP {status}): {_AUTH_HINT}."
+                ) from exc
+            if status == 404:
+                raise ProjectNotFoundError(f"Label Studio at {self.url} found nothing while {action} (HTTP 404).") from exc
+            if status == 429 or status >= 500:
+                error = StudioUnreachableError(
+                    f"Label Studio at {self.url} answered HTTP {status} while {action}; it will be retried."
+                )
+                retry_after = (exc.headers or {}).get("retry-after")
+                error.retry_after = float(retry_after) if retry_after and retry_after.isdigit() else None
+                raise error from exc
+            raise ImportRejectedError(
+                f"Label Studio at {self.url} refused the request while {action} (HTTP {status}): {detail}"
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise StudioUnreachableError(
+                f"Label Studio at {self.url} did not answer in time while {action}: is it overloaded or stopped?"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise StudioUnreachableError(
+                f"Cannot reach Label Studio at {self.url} while {action} ({type(exc).__name__}): "
+                "is it running, and is LABEL_STUDIO_URL right?"
+            ) from exc
+
+    def check(self) -> None:
+        """Verify that the server answers and accepts the key."""
+        with self._translated("checking the API key"):
+            self._client.users.whoami()
+
+    def get_project(self, project_id: int) -> Project:
+        with self._translated(f"reading project {project_id}"):
+            try:
+                project = self._client.projects.get(id=project_id)
+            except ApiError as exc:
+                if exc.status_code == 404:
+                    raise ProjectNotFoundError(
+                        f"Label Studio at {self.url} has no project with id {project_id}: check project_id "
+                        "or LABEL_STUDIO_PROJECT_ID."
+                    ) from exc
+                raise
+        return Project(id=int(project.id or 0), title=project.title or "", label_config=project.label_config or "")
+
+    def find_project(self, title: str) -> Project | None:
+        """The oldest project whose title is exactly ``title`` (the server's filter only matches substrings)."""
+        with self._translated(f"looking up project {title!r}"):
+            matches = [p for p in self._client.projects.list(title=title, page_size=100) if p.title == title]
+        if not matches:
+            return None
+        first = min(matches, key=lambda p: p.id or 0)
+        return Project(id=int(first.id or 0), title=first.title or "", label_config=first.label_config or "")
+
+    def create_project(self, title: str, label_config: str) -> Project:
+        with self._translated(f"creating project {title!r}"):
+            project = self._client.projects.create(title=title, label_config=label_config)
+        return Project(id=int(project.id or 0), title=title, label_config=project.label_config or label_config)
+
+    def import_tasks(self, project_id: int, tasks: Sequence[dict[str, Any]]) -> ImportResult:
+        """One bulk import; raises ``ImportRejectedError`` unless every task and prediction was stored."""
+        with self._translated(f"importing {len(tasks)} tasks into project {project_id}"):
+            answer = self._client.projects.import_tasks(id=project_id, request=list(tasks), return_task_ids=True)
+        result = ImportResult(
+            task_count=int(answer.task_count or 0),
+            prediction_count=int(answer.prediction_count or 0),
+            task_ids=tuple(int(i) for i in (getattr(answer, "task_ids", None) or ())),
+        )
+        expected_predictions = sum(len(task.get("predictions") or ()) for task in tasks)
+        if result.task_count != len(tasks) or result.prediction_count != expected_predictions:
+            raise ImportRejectedError(
+                f"Label Studio at {self.url} stored {result.task_count}/{len(tasks)} tasks and "
+                f"{result.prediction_count}/{expected_predictions} predictions in project {project_id}."
+            )
+        return result
+
+    def iter_tasks(self, project_id: int, *, page_size: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every task of a project, page by page, as plain dicts with annotations and predictions."""
+        with self._translated(f"reading the tasks of project {project_id}"):
+            pager = self._client.tasks.list(project=project_id, page_size=page_size, fields="all", **filters)
+            for task in pager:
+                yield task.model_dump(mode="json")
+
+    def project_url(self, project_id: int) -> str:
+        """Where a person opens the project in a browser."""
+        return f"{self.url}/projects/{project_id}/data"
