@@ -15,7 +15,9 @@ __all__ = ["main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ls-langchain", description="Connect LangChain to Label Studio.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
-    parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Each subcommand registers itself here: `_add_<name>(commands)` sets `handler` to a function of args -> exit code.
+    del commands
     return parser
 
 
