@@ -2,13 +2,18 @@
 
     LSLangChainError
     ├── ConfigurationError (also ValueError)   a bad argument or setting, found before any network call
-    │   └── LabelingConfigError                the labeling config is invalid or lacks a needed tag
+    │   ├── LabelingConfigError                the labeling config is invalid or lacks a needed tag
+    │   └── PromptTemplateError                a prompt template uses a field it may not (unknown, attribute, index)
     ├── StudioError                            talking to Label Studio failed
     │   ├── StudioUnreachableError             nothing answered at the URL (refused, timeout, DNS)
     │   ├── AuthenticationError                401/403: the API key was refused
     │   ├── ProjectNotFoundError               no project with that id
-    │   └── ImportRejectedError                an import was refused or came back incomplete
-    └── LocalStudioError                       starting or driving a local Label Studio failed
+    │   └── RequestRejectedError               a request (an import, a project) was refused or stored incompletely
+    ├── ExportError                            a project has nothing the requested export can be made from
+    ├── LocalStudioError                       starting or driving a local Label Studio failed
+    └── PredictionError                        the ML backend could not predict one task
+        ├── TaskInputError                     the task's data could not be read or fetched (bad URL, blocked host)
+        └── LLMCallError                       the chat model failed or timed out, after brief retries
 
 Errors from the SDK and httpx are translated with ``raise ... from exc`` so that users read one line about
 their own setup, not a library's traceback.
@@ -19,13 +24,18 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "ConfigurationError",
-    "ImportRejectedError",
+    "ExportError",
+    "LLMCallError",
     "LSLangChainError",
     "LabelingConfigError",
     "LocalStudioError",
+    "PredictionError",
     "ProjectNotFoundError",
+    "PromptTemplateError",
+    "RequestRejectedError",
     "StudioError",
     "StudioUnreachableError",
+    "TaskInputError",
 ]
 
 
@@ -39,6 +49,10 @@ class ConfigurationError(LSLangChainError, ValueError):
 
 class LabelingConfigError(ConfigurationError):
     """The labeling config is not valid XML or lacks a tag the package needs."""
+
+
+class PromptTemplateError(ConfigurationError):
+    """A prompt template names a field the task does not have, or uses attribute or index access."""
 
 
 class StudioError(LSLangChainError):
@@ -64,9 +78,25 @@ class ProjectNotFoundError(StudioError):
     """No Label Studio project has the requested id."""
 
 
-class ImportRejectedError(StudioError):
-    """Label Studio refused an import (HTTP 400) or stored it incompletely."""
+class RequestRejectedError(StudioError):
+    """Label Studio refused a request (HTTP 400) or stored an import incompletely."""
+
+
+class ExportError(LSLangChainError):
+    """A project has nothing the requested export can be made from (no tasks at all, for one)."""
 
 
 class LocalStudioError(LSLangChainError):
     """Starting, stopping or driving a local Label Studio server failed."""
+
+
+class PredictionError(LSLangChainError):
+    """The ML backend could not predict one task; the other tasks of the batch go on."""
+
+
+class TaskInputError(PredictionError):
+    """A task's data could not be turned into model input: a missing field, a refused URL, a failed download."""
+
+
+class LLMCallError(PredictionError):
+    """The chat model failed or timed out, after the brief retries of transient errors."""

@@ -126,9 +126,7 @@ class LocalStudio:
             "--port", str(self.port), "--data-dir", str(self.data_dir),
         ]  # fmt: skip
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed by the OS at exit
-        self._process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        self._process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self._wait_healthy(timeout)
 
@@ -169,7 +167,9 @@ class LocalStudio:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def _session(self) -> httpx.Client:
@@ -181,7 +181,7 @@ class LocalStudio:
             data={
                 "email": self.username,
                 "password": self.password,
-                "csrfmiddlewaretoken": client.cookies.get("csrftoken", ""),
+                "csrfmiddlewaretoken": client.cookies.get("csrftoken") or "",
             },
             headers={"Referer": f"{self.url}/user/login/"},
         )
@@ -196,7 +196,7 @@ class LocalStudio:
             response = client.post(
                 path,
                 json=body,
-                headers={"X-CSRFToken": client.cookies.get("csrftoken", ""), "Referer": f"{self.url}/"},
+                headers={"X-CSRFToken": client.cookies.get("csrftoken") or "", "Referer": f"{self.url}/"},
             )
         finally:
             client.close()

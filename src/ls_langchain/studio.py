@@ -18,8 +18,9 @@ from label_studio_sdk.core.api_error import ApiError
 
 from ls_langchain.errors import (
     AuthenticationError,
-    ImportRejectedError,
     ProjectNotFoundError,
+    RequestRejectedError,
+    StudioError,
     StudioUnreachableError,
 )
 
@@ -52,7 +53,7 @@ class ImportResult:
 def _detail(body: Any) -> str:
     """The human part of an error body, kept short."""
     if isinstance(body, dict):
-        for key in ("detail", "validation_errors", "message"):
+        for key in ("validation_errors", "detail", "message"):
             if body.get(key):
                 text = body[key] if isinstance(body[key], str) else json.dumps(body[key], default=str)
                 return text[:300]
@@ -85,7 +86,9 @@ class Studio:
                     f"Label Studio at {self.url} refused the API key while {action} (HTTP {status}): {_AUTH_HINT}."
                 ) from exc
             if status == 404:
-                raise ProjectNotFoundError(f"Label Studio at {self.url} found nothing while {action} (HTTP 404).") from exc
+                raise ProjectNotFoundError(
+                    f"Label Studio at {self.url} found nothing while {action} (HTTP 404)."
+                ) from exc
             if status == 429 or status >= 500:
                 error = StudioUnreachableError(
                     f"Label Studio at {self.url} answered HTTP {status} while {action}; it will be retried."
@@ -93,7 +96,7 @@ class Studio:
                 retry_after = (exc.headers or {}).get("retry-after")
                 error.retry_after = float(retry_after) if retry_after and retry_after.isdigit() else None
                 raise error from exc
-            raise ImportRejectedError(
+            raise RequestRejectedError(
                 f"Label Studio at {self.url} refused the request while {action} (HTTP {status}): {detail}"
             ) from exc
         except httpx.TimeoutException as exc:
@@ -139,17 +142,17 @@ class Studio:
         return Project(id=int(project.id or 0), title=title, label_config=project.label_config or label_config)
 
     def import_tasks(self, project_id: int, tasks: Sequence[dict[str, Any]]) -> ImportResult:
-        """One bulk import; raises ``ImportRejectedError`` unless every task and prediction was stored."""
+        """One bulk import; raises ``RequestRejectedError`` unless every task and prediction was stored."""
         with self._translated(f"importing {len(tasks)} tasks into project {project_id}"):
             answer = self._client.projects.import_tasks(id=project_id, request=list(tasks), return_task_ids=True)
         result = ImportResult(
             task_count=int(answer.task_count or 0),
-            prediction_count=int(answer.prediction_count or 0),
+            prediction_count=int(getattr(answer, "prediction_count", None) or 0),
             task_ids=tuple(int(i) for i in (getattr(answer, "task_ids", None) or ())),
         )
         expected_predictions = sum(len(task.get("predictions") or ()) for task in tasks)
         if result.task_count != len(tasks) or result.prediction_count != expected_predictions:
-            raise ImportRejectedError(
+            raise RequestRejectedError(
                 f"Label Studio at {self.url} stored {result.task_count}/{len(tasks)} tasks and "
                 f"{result.prediction_count}/{expected_predictions} predictions in project {project_id}."
             )
@@ -162,6 +165,51 @@ class Studio:
             for task in pager:
                 yield task.model_dump(mode="json")
 
+    def task_count(self, project_id: int) -> int:
+        """How many tasks the project holds, as Label Studio counts them."""
+        with self._translated(f"counting the tasks of project {project_id}"):
+            project = self._client.projects.get(id=project_id)
+        return int(project.task_number or 0)
+
+    def find_user(self, email: str) -> int | None:
+        """The id of the user with this email (case-insensitive), or None when the server has no such user."""
+        with self._translated(f"looking up user {email!r}"):
+            users = self._client.users.list()
+        return next((int(u.id) for u in users if u.id is not None and (u.email or "").lower() == email.lower()), None)
+
+    def record_ids_since(self, project_id: int, after_task_id: int | None) -> set[str]:
+        """The ``meta.record_id`` of every task created after ``after_task_id`` (all tasks when None)."""
+        filters = []
+        if after_task_id is not None:
+            filters.append(
+                {"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after_task_id}
+            )
+        query = json.dumps({"filters": {"conjunction": "and", "items": filters}, "ordering": ["-tasks:id"]})
+        with self._translated(f"checking which records project {project_id} already holds"):
+            pager = self._client.tasks.list(project=project_id, query=query, fields="task_only", page_size=500)
+            return {str(task.meta["record_id"]) for task in pager if task.meta and "record_id" in task.meta}
+
     def project_url(self, project_id: int) -> str:
         """Where a person opens the project in a browser."""
         return f"{self.url}/projects/{project_id}/data"
+
+    def download(self, path: str, *, max_bytes: int, timeout: float = 30.0) -> tuple[bytes, str]:
+        """A file Label Studio serves (``/data/upload/...`` or a full URL on this server): its bytes and type."""
+        url = path if path.startswith(("http://", "https://")) else f"{self.url}/{path.lstrip('/')}"
+        with self._translated(f"downloading {path}"):
+            # The wrapper's headers carry a fresh access token when the key is a personal access token.
+            headers = self._client._client_wrapper.get_headers()
+            with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
+                if response.status_code in (401, 403):
+                    raise AuthenticationError(
+                        f"Label Studio at {self.url} refused the API key while downloading {path} "
+                        f"(HTTP {response.status_code}): {_AUTH_HINT}."
+                    )
+                if response.status_code >= 400:
+                    raise StudioError(f"Label Studio at {self.url} answered HTTP {response.status_code} for {path}.")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body.extend(chunk)
+                    if len(body) > max_bytes:
+                        raise StudioError(f"{path} on Label Studio is larger than {max_bytes} bytes.")
+                return bytes(body), response.headers.get("content-type", "").split(";")[0].strip()

@@ -1,0 +1,126 @@
+"""Labeling configs: the defaults per mode, and what a project's config says about where a run goes.
+
+Configs are read with the SDK's ``LabelInterface``; the result is a small ``TaskLayout`` that the pure task
+builders in ``tasks.py`` follow, so a custom config with ``$text`` or ``$dialogue`` works like the defaults.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from label_studio_sdk.label_interface import LabelInterface
+
+from ls_langchain.errors import LabelingConfigError
+
+__all__ = ["LabelStudioMode", "TaskLayout", "default_config", "read_layout"]
+
+
+class LabelStudioMode(str, enum.Enum):
+    """What a handler logs by default: one prompt and its response, or a whole chat."""
+
+    PROMPT = "prompt"
+    CHAT = "chat"
+
+
+_PROMPT_CONFIG = """<View>
+  <Style>
+    .prompt-box { background-color: white; border-radius: 10px; box-shadow: 0px 4px 6px rgba(0, 0, 0, 0.1);
+                  padding: 20px; }
+  </Style>
+  <View className="root">
+    <View className="prompt-box">
+      <Text name="prompt" value="$prompt"/>
+    </View>
+    <TextArea name="response" toName="prompt" maxSubmissions="1" editable="true" required="true"/>
+  </View>
+  <Header value="Rate the response:"/>
+  <Rating name="rating" toName="prompt"/>
+</View>"""
+
+_CHAT_CONFIG = """<View>
+  <View className="root">
+    <Paragraphs name="dialogue" value="$prompt" layout="dialogue" textKey="content" nameKey="role"
+                granularity="sentence"/>
+    <Header value="Final response:"/>
+    <TextArea name="response" toName="dialogue" maxSubmissions="1" editable="true" required="true"/>
+  </View>
+  <Header value="Rate the response:"/>
+  <Rating name="rating" toName="dialogue"/>
+</View>"""
+
+_INPUT_KINDS: dict[str, Literal["text", "dialogue"]] = {
+    "Text": "text",
+    "HyperText": "text",
+    "Paragraphs": "dialogue",
+}
+
+
+def default_config(mode: LabelStudioMode) -> str:
+    """The labeling config a new project of this mode gets: the input, an editable response, a rating."""
+    return _CHAT_CONFIG if mode is LabelStudioMode.CHAT else _PROMPT_CONFIG
+
+
+@dataclass(frozen=True)
+class TaskLayout:
+    """Where a logged run goes in a project: the data key of the input, and the response TextArea."""
+
+    input_name: str
+    input_key: str
+    input_kind: Literal["text", "dialogue"]
+    response_name: str
+    text_key: str = "content"
+    role_key: str = "role"
+
+
+def _parse(config: str) -> LabelInterface:
+    try:
+        return LabelInterface(config)
+    except Exception as exc:  # the SDK raises lxml and its own legacy exception types
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LabelingConfigError(f"The labeling config is not valid XML: {first_line}.") from exc
+
+
+def _attr(tag: Any, name: str) -> str:
+    value = (getattr(tag, "attr", None) or {}).get(name)
+    return str(value) if value is not None else ""
+
+
+def read_layout(config: str) -> TaskLayout:
+    """Find the response TextArea and the Text/HyperText/Paragraphs input it annotates.
+
+    The TextArea named ``response`` wins; otherwise the first TextArea on a supported input. Raises
+    ``LabelingConfigError`` naming what is missing.
+    """
+    interface = _parse(config)
+    inputs = {
+        obj.name: obj for obj in interface.objects if obj.tag in _INPUT_KINDS and str(obj.value or "").startswith("$")
+    }
+    if not inputs:
+        raise LabelingConfigError(
+            "The labeling config has no <Text>, <HyperText> or <Paragraphs> input with a $variable value: "
+            'add one, e.g. <Text name="prompt" value="$prompt"/>.'
+        )
+    textareas = [
+        control
+        for control in interface.controls
+        if control.tag == "TextArea" and any(target in inputs for target in control.to_name or ())
+    ]
+    if not textareas:
+        raise LabelingConfigError(
+            "The labeling config has no <TextArea> on its input to hold the LLM response: add one, e.g. "
+            f'<TextArea name="response" toName="{next(iter(inputs))}" editable="true"/>.'
+        )
+    response = next((c for c in textareas if c.name == "response"), textareas[0])
+    target = next(name for name in response.to_name if name in inputs)
+    obj = inputs[target]
+    return TaskLayout(
+        input_name=obj.name,
+        input_key=str(obj.value).lstrip("$"),
+        input_kind=_INPUT_KINDS[obj.tag],
+        response_name=response.name,
+        # Paragraphs read each message's speaker and text from these keys (Label Studio's defaults: author, text).
+        text_key=_attr(obj, "textKey") or "text",
+        role_key=_attr(obj, "nameKey") or "author",
+    )
