@@ -177,7 +177,7 @@ def _tool_calls_json(reply: Reply, choice: int) -> list[dict[str, Any]]:
     ]
 
 
-def chat_completion(body: Mapping[str, Any], model: str, replies: Sequence[Reply]) -> dict[str, Any]:
+def _chat_completion(body: Mapping[str, Any], model: str, replies: Sequence[Reply]) -> dict[str, Any]:
     """A ``chat.completion`` object answering ``body`` with ``replies``."""
     choices = []
     for index, reply in enumerate(replies):
@@ -202,7 +202,7 @@ def _words(text: str) -> list[str]:
     return [piece + " " for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
 
 
-def chat_chunks(body: Mapping[str, Any], model: str, replies: Sequence[Reply]) -> Iterator[dict[str, Any]]:
+def _chat_chunks(body: Mapping[str, Any], model: str, replies: Sequence[Reply]) -> Iterator[dict[str, Any]]:
     """The ``chat.completion.chunk`` objects of a streamed answer, ending with a usage chunk when asked for."""
     base = {
         "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
@@ -232,7 +232,7 @@ def chat_chunks(body: Mapping[str, Any], model: str, replies: Sequence[Reply]) -
         yield {**base, "choices": [], "usage": _usage(_prompt_tokens(body), _completion_tokens(replies))}
 
 
-def text_completion(prompt_tokens: int, model: str, replies: Sequence[Reply]) -> dict[str, Any]:
+def _text_completion(prompt_tokens: int, model: str, replies: Sequence[Reply]) -> dict[str, Any]:
     """A legacy ``text_completion`` object; ``replies`` are in prompt order, ``n`` per prompt."""
     return {
         "id": f"cmpl-{uuid.uuid4().hex[:24]}",
@@ -247,7 +247,7 @@ def text_completion(prompt_tokens: int, model: str, replies: Sequence[Reply]) ->
     }
 
 
-def completion_chunks(completion: Mapping[str, Any], with_usage: bool) -> Iterator[dict[str, Any]]:
+def _completion_chunks(completion: Mapping[str, Any], with_usage: bool) -> Iterator[dict[str, Any]]:
     """The chunks of a streamed legacy completion, built from the whole one."""
     base = {key: completion[key] for key in ("id", "object", "created", "model")}
     for choice in completion["choices"]:
@@ -258,7 +258,7 @@ def completion_chunks(completion: Mapping[str, Any], with_usage: bool) -> Iterat
         yield {**base, "choices": [], "usage": completion["usage"]}
 
 
-def error_body(status: int, message: str) -> dict[str, Any]:
+def _error_body(status: int, message: str) -> dict[str, Any]:
     """An OpenAI-style error object."""
     kind = _ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error")
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
@@ -270,8 +270,14 @@ def _sse(events: Iterator[dict[str, Any]]) -> Iterator[str]:
     yield "data: [DONE]\n\n"
 
 
-class _BadRequest(Exception):
-    """A request the real API would refuse with 400."""
+class _Refusal(Exception):
+    """An answer other than 200: the status, the error message, and any headers to send with it."""
+
+    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = dict(headers or {})
 
 
 def _choice_count(body: Mapping[str, Any]) -> int:
@@ -280,7 +286,7 @@ def _choice_count(body: Mapping[str, Any]) -> int:
     if n is None:
         return 1
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise _BadRequest(f"'n' must be a positive integer, got {n!r}")
+        raise _Refusal(400, f"'n' must be a positive integer, got {n!r}")
     return n
 
 
@@ -326,7 +332,9 @@ class FakeOpenAI:
         """Bind a free port and serve in a daemon thread; returns once the server accepts connections."""
         if self._server is not None:
             raise RuntimeError("FakeOpenAI is already running")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # With the protocol given, asyncio sets TCP_NODELAY on accepted connections; without it every answer on a
+        # kept-alive connection waits ~40 ms for a delayed ACK (Nagle).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self._port = sock.getsockname()[1]
@@ -382,10 +390,10 @@ class FakeOpenAI:
             Route("/openai/deployments/{deployment}/chat/completions", self._chat, methods=["POST"]),
             Route("/v1/models", self._models, methods=["GET"]),
         ]
-        return Starlette(routes=routes, exception_handlers={404: self._not_found})
+        return Starlette(routes=routes, exception_handlers={404: _no_route, 405: _no_route, _Refusal: _refused})
 
-    async def _receive(self, request: Request) -> tuple[Any, Response | None]:
-        """Record the request, wait ``delay``, and say whether an injected failure answers it instead."""
+    async def _receive(self, request: Request) -> Any:
+        """Record the request, wait ``delay``, then refuse it if a failure is due; returns the JSON body."""
         raw = await request.body()
         try:
             body = json.loads(raw) if raw else None
@@ -401,65 +409,62 @@ class FakeOpenAI:
             await asyncio.sleep(self.delay)
         if failure is not None:
             headers = {} if failure.retry_after is None else {"retry-after": f"{failure.retry_after:g}"}
-            content = error_body(failure.status, f"injected failure: HTTP {failure.status} from FakeOpenAI")
-            return body, JSONResponse(content, status_code=failure.status, headers=headers)
+            raise _Refusal(failure.status, f"injected failure: HTTP {failure.status} from FakeOpenAI", headers)
         if request.method == "POST" and not isinstance(body, dict):
-            return body, JSONResponse(error_body(400, "the request body must be a JSON object"), status_code=400)
-        return body, None
+            raise _Refusal(400, "the request body must be a JSON object")
+        return body
 
     async def _answer(self, body: dict[str, Any], n: int) -> list[Reply]:
         """Ask the responder (in a worker thread, so a slow one does not hold up other requests)."""
-        return _as_replies(await run_in_threadpool(self.responder, body), n)
+        try:
+            replies = _as_replies(await run_in_threadpool(self.responder, body), n)
+        except Exception as exc:
+            raise _Refusal(500, f"the responder failed: {exc!r}") from exc
+        if not replies:
+            raise _Refusal(500, "the responder returned no replies")
+        return replies
 
     async def _chat(self, request: Request) -> Response:
-        body, refusal = await self._receive(request)
-        if refusal is not None:
-            return refusal
-        try:
-            if not isinstance(body.get("messages"), list) or not body["messages"]:
-                raise _BadRequest("'messages' must be a non-empty list")
-            model = body.get("model") or request.path_params.get("deployment") or "unknown"
-            replies = await self._answer(body, _choice_count(body))
-        except _BadRequest as exc:
-            return JSONResponse(error_body(400, str(exc)), status_code=400)
-        except Exception as exc:
-            return JSONResponse(error_body(500, f"the responder failed: {exc!r}"), status_code=500)
+        body = await self._receive(request)
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            raise _Refusal(400, "'messages' must be a non-empty list")
+        model = body.get("model") or request.path_params.get("deployment") or "unknown"
+        replies = await self._answer(body, _choice_count(body))
         if body.get("stream"):
-            return StreamingResponse(_sse(chat_chunks(body, model, replies)), media_type="text/event-stream")
-        return JSONResponse(chat_completion(body, model, replies))
+            return StreamingResponse(_sse(_chat_chunks(body, model, replies)), media_type="text/event-stream")
+        return JSONResponse(_chat_completion(body, model, replies))
 
     async def _completions(self, request: Request) -> Response:
-        body, refusal = await self._receive(request)
-        if refusal is not None:
-            return refusal
+        body = await self._receive(request)
         prompts = body.get("prompt")
         prompts = [prompts] if isinstance(prompts, str) else prompts
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-            return JSONResponse(error_body(400, "'prompt' must be a string or a list of strings"), status_code=400)
-        try:
-            n = _choice_count(body)
-            replies = [reply for prompt in prompts for reply in await self._answer({**body, "prompt": prompt}, n)]
-        except _BadRequest as exc:
-            return JSONResponse(error_body(400, str(exc)), status_code=400)
-        except Exception as exc:
-            return JSONResponse(error_body(500, f"the responder failed: {exc!r}"), status_code=500)
+            raise _Refusal(400, "'prompt' must be a string or a list of strings")
+        n = _choice_count(body)
+        replies = [reply for prompt in prompts for reply in await self._answer({**body, "prompt": prompt}, n)]
         prompt_tokens = sum(_count_tokens(prompt) for prompt in prompts)
-        completion = text_completion(prompt_tokens, str(body.get("model") or "unknown"), replies)
+        completion = _text_completion(prompt_tokens, str(body.get("model") or "unknown"), replies)
         if body.get("stream"):
             with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(_sse(completion_chunks(completion, with_usage)), media_type="text/event-stream")
+            return StreamingResponse(_sse(_completion_chunks(completion, with_usage)), media_type="text/event-stream")
         return JSONResponse(completion)
 
     async def _models(self, request: Request) -> Response:
-        _, refusal = await self._receive(request)
-        if refusal is not None:
-            return refusal
+        await self._receive(request)
         data = [{"id": model, "object": "model", "created": 0, "owned_by": "fake-openai"} for model in self.models]
         return JSONResponse({"object": "list", "data": data})
 
-    async def _not_found(self, request: Request, exc: Exception) -> Response:
-        message = f"FakeOpenAI has no endpoint {request.method} {request.url.path}"
-        return JSONResponse(error_body(404, message), status_code=404)
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """Turn a refusal into the OpenAI error shape."""
+    assert isinstance(exc, _Refusal)
+    return JSONResponse(_error_body(exc.status, exc.message), status_code=exc.status, headers=exc.headers)
+
+
+async def _no_route(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods get a 404 in the OpenAI error shape, naming what was asked for."""
+    message = f"FakeOpenAI has no endpoint {request.method} {request.url.path}"
+    return JSONResponse(_error_body(404, message), status_code=404)
 
 
 @pytest.fixture

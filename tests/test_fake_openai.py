@@ -253,6 +253,7 @@ def test_azure_chat_openai_uses_the_deployment_path(fake_openai: FakeOpenAI) -> 
     message = model.invoke("hello Azure")
 
     assert message.content == "offline reply to: hello Azure"
+    assert message.response_metadata["model_name"] == "my-gpt"
     [sent] = fake_openai.requests
     assert sent.path == "/openai/deployments/my-gpt/chat/completions"
     assert sent.query == {"api-version": "2024-10-21"}
@@ -343,6 +344,17 @@ async def test_delay_does_not_hold_up_other_requests(fake_openai: FakeOpenAI) ->
     assert 0.2 <= elapsed < 8 * 0.2 / 2
 
 
+def test_kept_alive_connections_are_not_slowed_by_delayed_acks(fake_openai: FakeOpenAI) -> None:
+    with httpx.Client(base_url=fake_openai.base_url) as client:
+        client.get("/models")
+        started = time.monotonic()
+        for _ in range(20):
+            client.get("/models").raise_for_status()
+        elapsed = time.monotonic() - started
+
+    assert elapsed < 20 * 0.040 / 2  # with Nagle on, each answer waits ~40 ms for the client's delayed ACK
+
+
 def test_a_failing_responder_gives_a_500_naming_the_error(fake_openai: FakeOpenAI) -> None:
     def broken(request: dict[str, Any]) -> Replies:
         raise KeyError("no such fixture")
@@ -350,6 +362,13 @@ def test_a_failing_responder_gives_a_500_naming_the_error(fake_openai: FakeOpenA
     fake_openai.responder = broken
 
     with pytest.raises(openai.InternalServerError, match="the responder failed: KeyError"):
+        chat(fake_openai).invoke("hi")
+
+
+def test_a_responder_with_no_replies_gives_a_500(fake_openai: FakeOpenAI) -> None:
+    fake_openai.responder = lambda request: []
+
+    with pytest.raises(openai.InternalServerError, match="the responder returned no replies"):
         chat(fake_openai).invoke("hi")
 
 
@@ -361,10 +380,11 @@ def test_a_failing_responder_gives_a_500_naming_the_error(fake_openai: FakeOpenA
         ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "x"}], "n": 0}', 400, "'n'"),
         ("/v1/completions", b'{"prompt": 3}', 400, "'prompt' must be a string"),
         ("/v1/responses", b"{}", 404, "no endpoint POST /v1/responses"),
+        ("/v1/models", None, 404, "no endpoint POST /v1/models"),
     ],
 )
 def test_bad_requests_get_openai_style_errors(
-    fake_openai: FakeOpenAI, path: str, body: bytes, status: int, message: str
+    fake_openai: FakeOpenAI, path: str, body: bytes | None, status: int, message: str
 ) -> None:
     response = httpx.post(fake_openai.url + path, content=body)
 
