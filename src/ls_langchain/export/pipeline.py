@@ -1,0 +1,209 @@
+"""Export one project: page through its tasks, keep what the filters allow, and write as it goes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from ls_langchain.errors import ConfigurationError, ExportError
+from ls_langchain.export.evaluation import Tally
+from ls_langchain.export.filters import Filters, narrow
+from ls_langchain.export.preference import check_preference, preference_records
+from ls_langchain.export.reading import Layout, read_layout, read_task
+from ls_langchain.export.report import write_report
+from ls_langchain.export.sft import check_sft, sft_records
+from ls_langchain.studio import Project, Studio
+
+__all__ = ["FORMATS", "ExportSummary", "Format", "export_project"]
+
+Format = Literal["sft", "preference", "eval"]
+FORMATS: tuple[Format, ...] = ("sft", "preference", "eval")
+Progress = Callable[[int, int], None]
+
+_REASONS = {
+    "not_annotated": "not annotated",
+    "skipped": "skipped by the annotator",
+    "other_model": "answered by another model",
+    "other_annotator": "annotated by someone else",
+    "outside_dates": "annotated outside the dates asked for",
+    "no_answer": "annotated without an answer",
+    "no_pair": "annotated without a preference between answers",
+}
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote, and how many tasks it left out for which reason."""
+
+    format: Format
+    files: tuple[Path, ...]
+    tasks_read: int
+    tasks_exported: int
+    records: int  # lines written (sft, preference) or annotations counted (eval)
+    left_out: Mapping[str, int]
+
+    def describe(self) -> str:
+        """One line for people."""
+        unit = "annotations" if self.format == "eval" else "lines"
+        text = (
+            f"Exported {self.records} {unit} from {self.tasks_exported} of {self.tasks_read} tasks to {self.files[0]}."
+        )
+        if self.left_out:
+            text += " Left out: " + ", ".join(f"{n} {_REASONS.get(k, k)}" for k, n in self.left_out.items()) + "."
+        return text
+
+
+def _resolve_annotator(studio: Studio, filters: Filters) -> Filters:
+    """Filters with the annotator given as an email turned into the user id Label Studio stores."""
+    if not isinstance(filters.annotator, str):
+        return filters
+    if filters.annotator.isdigit():
+        return replace(filters, annotator=int(filters.annotator))
+    found = studio.find_user(filters.annotator)
+    if found is None:
+        raise ConfigurationError(
+            f"Label Studio at {studio.url} has no user with email {filters.annotator!r}: give an annotator's email "
+            "or user id as shown in Organization > Members."
+        )
+    return replace(filters, annotator=found)
+
+
+def _check(layout: Layout, format: Format, *, completions: bool) -> None:
+    if format not in FORMATS:
+        raise ConfigurationError(f"Unknown export format {format!r}: use one of {', '.join(FORMATS)}.")
+    if format == "sft":
+        check_sft(layout, completions=completions)
+    elif format == "preference":
+        check_preference(layout)
+
+
+@contextlib.contextmanager
+def _replacing(out: Path) -> Iterator[IO[str]]:
+    """A file written next to ``out`` and moved over it only once complete."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as stream:
+            yield stream
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _describe_filters(filters: Filters) -> str:
+    parts = [f"model `{filters.model}`"] if filters.model else []
+    parts += [f"annotator {filters.annotator}"] if filters.annotator is not None else []
+    parts += [f"since {filters.since:%Y-%m-%d %H:%M}"] if filters.since else []
+    parts += [f"until {filters.until:%Y-%m-%d %H:%M}"] if filters.until else []
+    parts += [f"at most {filters.limit} tasks"] if filters.limit else []
+    return "Filters: " + (", ".join(parts) if parts else "none") + "."
+
+
+def export_project(
+    studio: Studio,
+    project_id: int,
+    format: Format,
+    out: Path | str,
+    *,
+    filters: Filters | None = None,
+    completions: bool = False,
+    progress: Progress | None = None,
+    page_size: int = 100,
+) -> ExportSummary:
+    """Export a project's annotations as ``sft`` or ``preference`` JSON Lines, or an ``eval`` report (Markdown at
+    ``out``, JSON and PNG charts beside it). ``completions`` writes prompt/completion SFT lines instead of chats;
+    ``progress(done, total)`` is called after each task read."""
+    out = Path(out)
+    project = studio.get_project(project_id)
+    layout = read_layout(project.label_config)
+    _check(layout, format, completions=completions)
+    filters = _resolve_annotator(studio, filters or Filters())
+    total = studio.task_count(project_id)
+    if total == 0:
+        raise ExportError(
+            f"Project {project_id} ({project.title!r}) has no tasks yet: log LLM runs into it with "
+            "LabelStudioCallbackHandler or import tasks, then export."
+        )
+    run = _Run(studio, project, layout, filters, total, progress, page_size)
+    if format == "eval":
+        return run.evaluate(out)
+    with _replacing(out) as stream:
+        return run.write_lines(stream, out, format, completions=completions)
+
+
+@dataclass
+class _Run:
+    """One export in progress: the task stream and the counts kept along the way."""
+
+    studio: Studio
+    project: Project
+    layout: Layout
+    filters: Filters
+    total: int
+    progress: Progress | None
+    page_size: int
+
+    def __post_init__(self) -> None:
+        self.read = 0
+        self.exported = 0
+        self.left_out: Counter[str] = Counter()
+
+    def tasks(self, filters: Filters) -> Iterator[tuple[dict[str, Any] | None, dict[str, Any], str]]:
+        """(kept task or None, raw task, reason left out) for each task, until the limit of exported tasks."""
+        for task in self.studio.iter_tasks(self.project.id, page_size=self.page_size):
+            self.read += 1
+            kept, reason = narrow(task, filters)
+            if kept is None:
+                self.left_out[reason] += 1
+            yield kept, task, reason
+            if self.progress is not None:
+                self.progress(self.read, self.total)
+            if filters.limit is not None and self.exported >= filters.limit:
+                return
+
+    def summary(self, format: Format, files: list[Path], records: int) -> ExportSummary:
+        return ExportSummary(format, tuple(files), self.read, self.exported, records, dict(self.left_out))
+
+    def write_lines(self, stream: IO[str], out: Path, format: Format, *, completions: bool) -> ExportSummary:
+        records = 0
+        for kept, _, _ in self.tasks(self.filters):
+            if kept is None:
+                continue
+            reading = read_task(kept, self.layout)
+            lines = sft_records(reading, completions=completions) if format == "sft" else preference_records(reading)
+            written = 0
+            for record in lines:
+                stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+                written += 1
+            records += written
+            self.exported += bool(written)
+            if not written:
+                self.left_out["no_answer" if format == "sft" else "no_pair"] += 1
+        return self.summary(format, [out], records)
+
+    def evaluate(self, out: Path) -> ExportSummary:
+        tally = Tally()
+        for kept, task, reason in self.tasks(replace(self.filters, annotated_only=False)):
+            if kept is not None:
+                reading = read_task(kept, self.layout)
+                tally.add(reading)
+                self.exported += 1
+                if not reading.judgements:
+                    self.left_out["not_annotated"] += 1
+            elif reason == "skipped":
+                tally.add_skipped(read_task(task, self.layout))
+        report = {
+            "project": f"{self.project.title!r} (project {self.project.id})",
+            "exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "filters": _describe_filters(self.filters),
+            "models": tally.to_json(),
+        }
+        files = write_report(report, out)
+        return self.summary("eval", files, sum(m.annotations for m in tally.models.values()))

@@ -1,0 +1,266 @@
+"""Pure functions that read what a labeling config means and what one task's annotations say.
+
+The config is read with the SDK's ``LabelInterface``: which TextArea holds the answer and which Text or Paragraphs
+object holds the conversation (the handler's own rule, ``labeling.read_layout``), and which Rating, Choices, Taxonomy,
+Ranker and Pairwise controls judge it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from label_studio_sdk.label_interface.interface import LabelInterface
+
+from ls_langchain.errors import LabelingConfigError
+from ls_langchain.labeling import TaskLayout
+from ls_langchain.labeling import read_layout as read_logged_layout
+
+__all__ = ["Candidate", "Judgement", "Layout", "Reading", "read_layout", "read_task", "user_id"]
+
+_INPUT_TAGS = ("Text", "HyperText", "Paragraphs")
+_LABEL_TAGS = ("Choices", "Taxonomy")
+# Custom dialogue configs often name speakers the way people do; fine-tuning formats want OpenAI role names.
+_ROLE_ALIASES = {"human": "user", "ai": "assistant", "bot": "assistant", "model": "assistant", "function": "tool"}
+_MESSAGE_KEYS = ("name", "tool_calls", "tool_call_id")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What an export needs to know about a labeling config."""
+
+    input_name: str  # the Text / Paragraphs object holding the prompt or the conversation
+    input_key: str  # its ``$variable`` in task data
+    dialogue: bool  # Paragraphs (a list of messages) rather than one text
+    role_key: str = "role"
+    content_key: str = "content"
+    response: str | None = None  # the TextArea with the model's answer, edited by the annotator
+    ratings: tuple[str, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()  # (control name, taxonomy path separator)
+    ranker: tuple[str, str] | None = None  # (control name, data key of the List of candidates)
+    pairwise: tuple[str, str, str] | None = None  # (control name, data key left, data key right)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One response the model gave (a prediction), or one of the candidates shown for ranking."""
+
+    text: str
+    model_version: str
+    prediction_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What one annotator said about one task."""
+
+    annotator: int | None
+    response: str | None  # the final answer: the annotator's text, or the prediction they accepted
+    base: Candidate | None  # the model answer the annotator started from
+    ratings: Mapping[str, int] = field(default_factory=dict)
+    labels: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    ranking: tuple[str, ...] = ()  # candidate texts, best first
+    preferred: tuple[str, str] | None = None  # (chosen, rejected) from a Pairwise control
+
+    @property
+    def accepted(self) -> bool:
+        """The annotator kept the model's answer unchanged."""
+        return self.base is not None and self.response == self.base.text
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One task as the exports see it."""
+
+    task_id: int
+    messages: tuple[dict[str, Any], ...]  # the conversation up to the answer, OpenAI chat format
+    prompt: str | None  # the single prompt text, for prompt-mode (Text) inputs
+    candidates: tuple[Candidate, ...]
+    judgements: tuple[Judgement, ...]
+    skipped: int  # annotations the annotator cancelled
+    model_name: str  # from the task meta, for tasks without predictions
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Each model version that answered this task, once, in order."""
+        versions = [c.model_version for c in self.candidates] or [self.model_name]
+        return tuple(dict.fromkeys(versions))
+
+
+def read_layout(label_config: str) -> Layout:
+    """Find the input, the answer TextArea (by the handler's rule) and the judging controls; no input, no export."""
+    try:
+        interface = LabelInterface(label_config)
+    except Exception as exc:  # the SDK raises several unrelated types for bad XML
+        raise LabelingConfigError(f"The project's labeling config cannot be read: {exc}") from exc
+    controls = {control.name: control for control in interface.controls}
+    objects = {obj.name: obj for obj in interface.objects}
+    ranker = next((c for c in controls.values() if c.tag == "Ranker"), None)
+    pairwise = next((c for c in controls.values() if c.tag == "Pairwise"), None)
+    try:
+        logged: TaskLayout | None = read_logged_layout(label_config)
+    except LabelingConfigError:  # no answer TextArea: rankings, pairwise choices and labels may still be exported
+        logged = None
+    judged = {*(ranker.to_name if ranker else ()), *(pairwise.to_name if pairwise else ())}
+    source = next((o for o in interface.objects if o.tag in _INPUT_TAGS and o.name not in judged), None)
+    if logged is None:
+        if source is None:
+            raise LabelingConfigError(
+                "The project's labeling config has no Text or Paragraphs object holding the prompt: an export needs "
+                'one, e.g. <Text name="prompt" value="$prompt"/> with <TextArea name="response" toName="prompt"/>.'
+            )
+        logged = TaskLayout(
+            input_name=source.name,
+            input_key=source.value_name,
+            input_kind="dialogue" if source.tag == "Paragraphs" else "text",
+            response_name="",
+            text_key=source.attr.get("textKey") or "text",
+            role_key=source.attr.get("nameKey") or "author",
+        )
+    return Layout(
+        input_name=logged.input_name,
+        input_key=logged.input_key,
+        dialogue=logged.input_kind == "dialogue",
+        role_key=logged.role_key,
+        content_key=logged.text_key,
+        response=logged.response_name or None,
+        ratings=tuple(c.name for c in controls.values() if c.tag == "Rating"),
+        labels=tuple((c.name, c.attr.get("pathSeparator") or " / ") for c in controls.values() if c.tag in _LABEL_TAGS),
+        ranker=(ranker.name, objects[ranker.to_name[0]].value_name) if ranker else None,
+        pairwise=(
+            (pairwise.name, objects[pairwise.to_name[0]].value_name, objects[pairwise.to_name[1]].value_name)
+            if pairwise is not None and len(pairwise.to_name) >= 2
+            else None
+        ),
+    )
+
+
+def user_id(completed_by: Any) -> int | None:
+    """The annotator's id: task lists give an int, single tasks a user object."""
+    if isinstance(completed_by, dict):
+        completed_by = completed_by.get("id")
+    return int(completed_by) if isinstance(completed_by, int) else None
+
+
+def read_task(task: Mapping[str, Any], layout: Layout) -> Reading:
+    """Read one task (a dict from ``Studio.iter_tasks``) through the project's layout."""
+    data = task.get("data") or {}
+    candidates = tuple(_candidates(task, layout))
+    judgements = tuple(
+        _judgement(annotation, layout, candidates, data)
+        for annotation in task.get("annotations") or ()
+        if not annotation.get("was_cancelled")
+    )
+    source = data.get(layout.input_key)
+    return Reading(
+        task_id=int(task.get("id") or 0),
+        messages=tuple(_messages(source, layout)),
+        prompt=None if layout.dialogue else _text(source),
+        candidates=candidates,
+        judgements=judgements,
+        skipped=sum(1 for a in task.get("annotations") or () if a.get("was_cancelled")),
+        model_name=str((task.get("meta") or {}).get("model_name") or "(unknown)"),
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):  # a TextArea answer is a list of lines
+        return "\n".join(str(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _messages(source: Any, layout: Layout) -> Iterator[dict[str, Any]]:
+    if not layout.dialogue:
+        yield {"role": "user", "content": _text(source)}
+        return
+    for item in source if isinstance(source, list) else ():
+        if not isinstance(item, dict):
+            continue
+        role = str(item.get(layout.role_key) or "user").lower()
+        message: dict[str, Any] = {"role": _ROLE_ALIASES.get(role, role), "content": item.get(layout.content_key)}
+        message.update({key: item[key] for key in _MESSAGE_KEYS if item.get(key) is not None})
+        yield message
+
+
+def _results(result: Sequence[Mapping[str, Any]] | None, name: str | None) -> Iterator[Mapping[str, Any]]:
+    """The values a control gave in one annotation or prediction result."""
+    for region in result or ():
+        if name is not None and region.get("from_name") == name:
+            yield region.get("value") or {}
+
+
+def _candidates(task: Mapping[str, Any], layout: Layout) -> Iterator[Candidate]:
+    for prediction in task.get("predictions") or ():
+        for value in _results(prediction.get("result"), layout.response):
+            yield Candidate(
+                text=_text(value.get("text")),
+                model_version=str(prediction.get("model_version") or "(unknown)"),
+                prediction_id=prediction.get("id"),
+            )
+
+
+def _base(response: str | None, parent: Any, candidates: Sequence[Candidate]) -> Candidate | None:
+    """The model answer an annotation started from: its parent prediction, an identical one, or the closest one."""
+    by_parent = next((c for c in candidates if parent is not None and c.prediction_id == parent), None)
+    if by_parent is not None or not candidates:
+        return by_parent
+    if response is None:
+        return candidates[0] if len(candidates) == 1 else None
+    same = next((c for c in candidates if c.text == response), None)
+    return same or max(candidates, key=lambda c: difflib.SequenceMatcher(None, c.text, response).ratio())
+
+
+def _judgement(
+    annotation: Mapping[str, Any], layout: Layout, candidates: Sequence[Candidate], data: Mapping[str, Any]
+) -> Judgement:
+    result = annotation.get("result")
+    answers = [_text(v.get("text")) for v in _results(result, layout.response)]
+    response = answers[0] if answers else None
+    base = _base(response, annotation.get("parent_prediction"), candidates)
+    return Judgement(
+        annotator=user_id(annotation.get("completed_by")),
+        # An annotator who judged without touching the answer kept the model's one.
+        response=response if response is not None else (base.text if base else None),
+        base=base,
+        ratings={name: int(v["rating"]) for name in layout.ratings for v in _results(result, name) if "rating" in v},
+        labels={
+            name: tuple(_labels(value, separator))
+            for name, separator in layout.labels
+            for value in _results(result, name)
+        },
+        ranking=_ranking(result, layout, data),
+        preferred=_preferred(result, layout, data),
+    )
+
+
+def _labels(value: Mapping[str, Any], separator: str) -> Iterator[str]:
+    yield from (str(choice) for choice in value.get("choices") or ())
+    yield from (separator.join(str(step) for step in path) for path in value.get("taxonomy") or ())
+
+
+def _ranking(result: Any, layout: Layout, data: Mapping[str, Any]) -> tuple[str, ...]:
+    """Candidate texts best first, from a plain (one-list) Ranker; the List items carry ``id`` and ``body``."""
+    if layout.ranker is None:
+        return ()
+    name, key = layout.ranker
+    items = {str(item.get("id")): _text(item.get("body")) for item in data.get(key) or () if isinstance(item, dict)}
+    for value in _results(result, name):
+        ranked = value.get("ranker") or {}
+        if len(ranked) == 1:
+            order = next(iter(ranked.values()))
+            return tuple(items[str(i)] for i in order if str(i) in items)
+    return ()
+
+
+def _preferred(result: Any, layout: Layout, data: Mapping[str, Any]) -> tuple[str, str] | None:
+    if layout.pairwise is None:
+        return None
+    name, left, right = layout.pairwise
+    for value in _results(result, name):
+        if value.get("selected") == "left":
+            return _text(data.get(left)), _text(data.get(right))
+        if value.get("selected") == "right":
+            return _text(data.get(right)), _text(data.get(left))
+    return None
