@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from label_studio_sdk import LabelStudio
 
-from fake_openai import fake_openai  # noqa: F401  (fixture)
 from ls_langchain.localstudio import LocalStudio
+
+from fake_openai import fake_openai  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_DIR = ROOT / ".cache" / "labelstudio-template"

@@ -49,6 +49,7 @@ class _Run:
     invocation_params: dict[str, Any]
     parent_run_id: UUID | None
     tags: list[str]
+    class_name: str | None
     started: float = field(default_factory=time.time)
 
 
@@ -171,11 +172,29 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
 
     # LangChain hooks.
 
-    def _start(self, run_id: UUID, run: _Run) -> None:
+    def _start(
+        self,
+        run_id: UUID,
+        serialized: dict[str, Any] | None,
+        prompts: list[str] | None,
+        messages: list[list[dict[str, Any]]] | None,
+        parent_run_id: UUID | None,
+        tags: list[str] | None,
+        metadata: dict[str, Any] | None,
+        invocation_params: dict[str, Any] | None,
+    ) -> None:
         if len(self._runs) >= _MAX_OPEN_RUNS:
             oldest = min(self._runs, key=lambda key: self._runs[key].started)
             self._runs.pop(oldest, None)
-        self._runs[run_id] = run
+        self._runs[run_id] = _Run(
+            prompts=prompts,
+            messages=messages,
+            metadata=metadata or {},
+            invocation_params=invocation_params or {},
+            parent_run_id=parent_run_id,
+            tags=tags or [],
+            class_name=_class_name(serialized),
+        )
 
     def on_llm_start(
         self,
@@ -189,8 +208,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         **kwargs: Any,
     ) -> None:
         self._start(
-            run_id,
-            _Run(list(prompts), None, metadata or {}, kwargs.get("invocation_params") or {}, parent_run_id, tags or []),
+            run_id, serialized, list(prompts), None, parent_run_id, tags, metadata, kwargs.get("invocation_params")
         )
 
     def on_chat_model_start(
@@ -209,10 +227,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         except Exception:  # an exotic message must not break the chain; log what can be read
             logger.exception("ls-langchain: could not read the messages of run %s", run_id)
             dialogues = [[{"role": "user", "content": str(batch)}] for batch in messages]
-        self._start(
-            run_id,
-            _Run(None, dialogues, metadata or {}, kwargs.get("invocation_params") or {}, parent_run_id, tags or []),
-        )
+        self._start(run_id, serialized, None, dialogues, parent_run_id, tags, metadata, kwargs.get("invocation_params"))
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.pop(run_id, None)
@@ -231,10 +246,18 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         self._runs.pop(run_id, None)
 
 
+def _class_name(serialized: dict[str, Any] | None) -> str | None:
+    """The LangChain class of the model (``FakeListLLM``, say): a model name of last resort."""
+    if not serialized:
+        return None
+    name = serialized.get("name") or (serialized.get("id") or [None])[-1]
+    return str(name) if name else None
+
+
 def _records(run_id: UUID, run: _Run, response: LLMResult) -> list[RunRecord]:
     """One record per prompt (or conversation) of the run, each holding all of that prompt's candidates."""
     inputs: Sequence[Any] = run.prompts if run.prompts is not None else run.messages or []
-    model_name = pick_model_name(run.metadata, run.invocation_params, response.llm_output)
+    model_name = pick_model_name(run.metadata, run.invocation_params, response.llm_output) or run.class_name
     meta = json_safe(
         {
             "run_id": str(run_id),

@@ -53,7 +53,7 @@ class _Backoff:
     """Exponential backoff with jitter, except that a server's Retry-After wins."""
 
     def __init__(self, max_delay: float) -> None:
-        self._exponential = wait_exponential_jitter(initial=0.5, max=max_delay, jitter=0.5)
+        self._exponential = wait_exponential_jitter(multiplier=0.5, max=max_delay, jitter=0.5)
 
     def __call__(self, state: RetryCallState) -> float:
         error = state.outcome.exception() if state.outcome else None

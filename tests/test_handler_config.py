@@ -1,0 +1,62 @@
+"""Bad input to the handler is refused at construction with one readable line, before any network call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ls_langchain import ConfigurationError, LabelingConfigError, LabelStudioCallbackHandler
+
+
+@pytest.fixture(autouse=True)
+def _no_user_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("LABEL_STUDIO_API_KEY", "LABEL_STUDIO_URL", "LABEL_STUDIO_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LS_LANGCHAIN_OUTBOX_DIR", str(tmp_path))
+
+
+def _one_line(error: pytest.ExceptionInfo[BaseException]) -> str:
+    text = str(error.value)
+    assert "\n" not in text and "Traceback" not in text
+    return text
+
+
+def test_missing_api_key() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        LabelStudioCallbackHandler(url="http://127.0.0.1:9")
+    assert "LABEL_STUDIO_API_KEY" in _one_line(caught)
+
+
+@pytest.mark.parametrize("url", ["localhost:8080", "ftp://example.com", "http://", "not a url"])
+def test_malformed_url(url: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        LabelStudioCallbackHandler(api_key="secret-key-123", url=url)
+    text = _one_line(caught)
+    assert "http://localhost:8080" in text
+    assert "secret-key-123" not in text
+
+
+def test_invalid_xml_config() -> None:
+    with pytest.raises(LabelingConfigError) as caught:
+        LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9", project_config="<View><Text></View>")
+    assert "not valid XML" in _one_line(caught)
+
+
+def test_config_without_textarea() -> None:
+    with pytest.raises(LabelingConfigError) as caught:
+        LabelStudioCallbackHandler(
+            api_key="k", url="http://127.0.0.1:9", project_config='<View><Text name="prompt" value="$prompt"/></View>'
+        )
+    assert "<TextArea>" in _one_line(caught)
+
+
+def test_unknown_mode() -> None:
+    with pytest.raises(ConfigurationError, match="'prompt', 'chat'"):
+        LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9", mode="dialogue")
+
+
+def test_project_id_from_environment_must_be_a_number(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABEL_STUDIO_PROJECT_ID", "my-project")
+    with pytest.raises(ConfigurationError, match="LABEL_STUDIO_PROJECT_ID"):
+        LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9")

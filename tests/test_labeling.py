@@ -1,0 +1,51 @@
+"""Reading labeling configs: the defaults, custom inputs, and the errors a broken config gets."""
+
+from __future__ import annotations
+
+import pytest
+
+from ls_langchain.errors import LabelingConfigError
+from ls_langchain.labeling import LabelStudioMode, TaskLayout, default_config, read_layout
+
+
+def test_default_prompt_config_reads_as_text_input_with_response() -> None:
+    layout = read_layout(default_config(LabelStudioMode.PROMPT))
+    assert layout == TaskLayout("prompt", "prompt", "text", "response", "text", "author")
+
+
+def test_default_chat_config_reads_as_dialogue_with_role_and_content_keys() -> None:
+    layout = read_layout(default_config(LabelStudioMode.CHAT))
+    assert (layout.input_name, layout.input_key, layout.input_kind) == ("dialogue", "prompt", "dialogue")
+    assert (layout.role_key, layout.text_key, layout.response_name) == ("role", "content", "response")
+
+
+def test_custom_variable_names_are_followed() -> None:
+    layout = read_layout(
+        '<View><Text name="ctx" value="$text"/><TextArea name="answer" toName="ctx"/>'
+        '<TextArea name="user_feedback" toName="ctx"/></View>'
+    )
+    assert (layout.input_key, layout.input_name, layout.response_name) == ("text", "ctx", "answer")
+
+
+def test_textarea_named_response_wins_over_the_first_one() -> None:
+    layout = read_layout(
+        '<View><Paragraphs name="chat" value="$dialogue" layout="dialogue" textKey="content" nameKey="role"/>'
+        '<TextArea name="prompt" toName="chat"/><TextArea name="response" toName="chat"/></View>'
+    )
+    assert (layout.input_key, layout.input_kind, layout.response_name) == ("dialogue", "dialogue", "response")
+
+
+def test_missing_textarea_is_named() -> None:
+    with pytest.raises(LabelingConfigError, match="no <TextArea>"):
+        read_layout('<View><Text name="prompt" value="$prompt"/><Rating name="r" toName="prompt"/></View>')
+
+
+def test_missing_input_is_named() -> None:
+    with pytest.raises(LabelingConfigError, match=r"no <Text>, <HyperText> or <Paragraphs>"):
+        read_layout('<View><Image name="img" value="$image"/><TextArea name="r" toName="img"/></View>')
+
+
+def test_invalid_xml_is_one_readable_line() -> None:
+    with pytest.raises(LabelingConfigError, match="not valid XML") as caught:
+        read_layout("<View><Text name='prompt' value='$prompt'></View>")
+    assert "\n" not in str(caught.value)

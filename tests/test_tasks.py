@@ -1,0 +1,111 @@
+"""Shaping runs into tasks: roles, tool calls, text rendering, candidates, model names, JSON safety."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, Generation
+
+from ls_langchain.labeling import LabelStudioMode, default_config, read_layout
+from ls_langchain.tasks import (
+    RunRecord,
+    build_task,
+    generation_text,
+    json_safe,
+    message_to_dict,
+    pick_model_name,
+    render_dialogue,
+)
+
+PROMPT_LAYOUT = read_layout(default_config(LabelStudioMode.PROMPT))
+CHAT_LAYOUT = read_layout(default_config(LabelStudioMode.CHAT))
+
+
+def test_roles_are_openai_names_not_class_names() -> None:
+    messages = [
+        SystemMessage("be brief"),
+        HumanMessage("hi"),
+        AIMessage("hello"),
+        ToolMessage("42", tool_call_id="c1", name="calc"),
+        ChatMessage(role="critic", content="meh"),
+    ]
+    assert [message_to_dict(m)["role"] for m in messages] == ["system", "user", "assistant", "tool", "critic"]
+
+
+def test_tool_calls_stay_structured_and_read_as_text() -> None:
+    message = AIMessage("", tool_calls=[{"name": "search", "args": {"q": "paris"}, "id": "c1"}])
+    as_dict = message_to_dict(message)
+    assert as_dict["tool_calls"] == [{"id": "c1", "name": "search", "args": {"q": "paris"}}]
+    assert as_dict["content"] == 'Calls search({"q": "paris"})'
+    tool = message_to_dict(ToolMessage("sunny", tool_call_id="c1", name="search"))
+    assert (tool["name"], tool["tool_call_id"]) == ("search", "c1")
+
+
+def test_dialogue_renders_as_readable_text() -> None:
+    text = render_dialogue([{"role": "system", "content": "Use emojis"}, {"role": "user", "content": "A joke"}])
+    assert text == "System: Use emojis\n\nUser: A joke"
+
+
+def test_tool_only_answer_still_has_text() -> None:
+    generation = ChatGeneration(message=AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "1"}]))
+    assert generation_text(generation) == "Calls f({})"
+    assert generation_text(Generation(text="plain")) == "plain"
+
+
+def test_prompt_record_in_prompt_project() -> None:
+    record = RunRecord(id="r1", responses=["a", "b"], prompt="Tell me a joke", model_name="gpt-x", meta={"run_id": "r"})
+    task = build_task(record, PROMPT_LAYOUT)
+    assert task["data"] == {"prompt": "Tell me a joke"}
+    assert [p["result"][0]["value"]["text"] for p in task["predictions"]] == [["a"], ["b"]]
+    assert {p["model_version"] for p in task["predictions"]} == {"gpt-x"}
+    assert task["predictions"][0]["result"][0]["from_name"] == "response"
+    assert task["predictions"][0]["result"][0]["to_name"] == "prompt"
+    assert task["meta"] == {"run_id": "r", "model_name": "gpt-x", "record_id": "r1"}
+
+
+def test_chat_record_in_prompt_project_is_readable_text() -> None:
+    messages = [{"role": "system", "content": "Be kind"}, {"role": "user", "content": "Hi"}]
+    task = build_task(RunRecord(id="r", responses=["Hello"], messages=messages), PROMPT_LAYOUT)
+    assert task["data"] == {"prompt": "System: Be kind\n\nUser: Hi"}
+
+
+def test_prompt_record_in_chat_project_is_a_one_message_dialogue() -> None:
+    task = build_task(RunRecord(id="r", responses=["Hello"], prompt="Hi"), CHAT_LAYOUT)
+    assert task["data"] == {"prompt": [{"role": "user", "content": "Hi"}]}
+    assert task["predictions"][0]["result"][0]["to_name"] == "dialogue"
+
+
+def test_paragraphs_with_other_keys_get_those_keys() -> None:
+    layout = read_layout(
+        '<View><Paragraphs name="d" value="$dialogue" nameKey="author" textKey="text"/>'
+        '<TextArea name="response" toName="d"/></View>'
+    )
+    task = build_task(RunRecord(id="r", responses=["x"], messages=[{"role": "user", "content": "Hi"}]), layout)
+    assert task["data"]["dialogue"][0]["author"] == "user"
+    assert task["data"]["dialogue"][0]["text"] == "Hi"
+
+
+def test_model_name_order() -> None:
+    assert pick_model_name({"ls_model_name": "a"}, {"model_name": "b"}, {"model_name": "c"}) == "a"
+    assert pick_model_name({}, {"model": "b"}, {"model_name": "c"}) == "b"
+    assert pick_model_name({}, {"deployment_name": "d"}) == "d"
+    assert pick_model_name(None, {}, {"model_name": "c"}) == "c"
+    assert pick_model_name(None, None, None) is None
+
+
+def test_json_safe_never_raises() -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    value = {"when": datetime(2024, 1, 2), "nan": float("nan"), "obj": Opaque(), "set": {1}, 3: (1, 2)}
+    safe = json_safe(value)
+    json.dumps(safe)
+    assert safe["obj"] == "<opaque>" and safe["3"] == [1, 2] and safe["nan"] == "nan"
+
+
+def test_record_round_trips_through_json() -> None:
+    record = RunRecord(id="r", responses=["x"], messages=[{"role": "user", "content": "é"}], meta={"k": 1})
+    assert RunRecord.from_json(record.to_json()) == record
