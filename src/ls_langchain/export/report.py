@@ -112,6 +112,7 @@ def _bars(
 def write_report(report: Mapping[str, Any], out: Path) -> list[Path]:
     """Write ``out`` (Markdown), its charts as ``<stem>-*.png`` and ``<stem>.json``; return the files written."""
     models: Mapping[str, Any] = report["models"]
+    out.parent.mkdir(parents=True, exist_ok=True)
     charts: dict[str, str] = {}
     written: list[Path] = []
 
