@@ -1,0 +1,172 @@
+"""A task's data as model input: template fields, a readable dialogue, and images as message parts.
+
+Only the source object's own field is ever fetched. Fetching follows three rules: ``data:`` URIs and public
+http(s) URLs only; files on Label Studio itself are read with ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``
+(the token Label Studio hands to ``/setup`` is the legacy one, refused while legacy tokens are off); and no
+request goes to a link-local or cloud-metadata address unless ``ALLOW_LINK_LOCAL_URLS`` says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import ipaddress
+import json
+import mimetypes
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from ls_langchain.errors import LSLangChainError, TaskInputError
+from ls_langchain.predictor.settings import Settings
+from ls_langchain.studio import Studio
+
+__all__ = ["IMAGE_PLACEHOLDER", "MediaLoader", "render_dialogue", "template_fields"]
+
+#: What ``{text}`` reads for an image task: the image itself travels as a message part.
+IMAGE_PLACEHOLDER = "(the attached image)"
+_METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
+)
+_MAX_REDIRECTS = 3
+
+
+def render_dialogue(items: Any, *, name_key: str = "author", text_key: str = "text") -> str:
+    """Paragraphs data as ``speaker: words`` lines, the way a person would read the conversation."""
+    if not isinstance(items, list):
+        return str(items)
+    lines = []
+    for item in items:
+        if isinstance(item, Mapping):
+            speaker, words = item.get(name_key), item.get(text_key)
+            lines.append(f"{speaker}: {words}" if speaker else str(words))
+        else:
+            lines.append(str(item))
+    return "\n".join(lines)
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def template_fields(source: Any, data: Mapping[str, Any], source_text: str, labels: list[str]) -> dict[str, str]:
+    """The ``{field}`` values of a task: its data, ``{text}`` (the source as read), and ``{labels}``."""
+    fields = {str(key): _as_text(value) for key, value in data.items()}
+    fields[source.value_name] = source_text
+    fields["text"] = source_text
+    fields["labels"] = ", ".join(labels)
+    return fields
+
+
+def _is_blocked(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    return ip.is_link_local or ip in _METADATA_ADDRESSES
+
+
+class MediaLoader:
+    """Reads the source object of a task: text as a string, an image as a LangChain content block."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        url, key = settings.label_studio_url, settings.label_studio_api_key
+        self._studio_url = url.rstrip("/") if url else None
+        self._studio: Studio | None = None
+        self._studio_key = key
+
+    async def source_text(self, source: Any, data: Mapping[str, Any]) -> str:
+        """The text the prompt is about: Text and HyperText as is (fetched when ``valueType="url"``), a dialogue."""
+        value = data.get(source.value_name)
+        if value is None:
+            raise TaskInputError(
+                f"The task has no {source.value_name!r} field for <{source.tag} name={source.name!r}>; "
+                f"its fields are {', '.join(sorted(data)) or 'none'}."
+            )
+        if source.tag == "Image":
+            return IMAGE_PLACEHOLDER
+        if source.tag == "Paragraphs":
+            return render_dialogue(
+                value, name_key=source.attr.get("nameKey", "author"), text_key=source.attr.get("textKey", "text")
+            )
+        if source.attr.get("valueType") == "url" and isinstance(value, str):
+            body, _ = await self._fetch(value)
+            return body.decode("utf-8", errors="replace")
+        return _as_text(value)
+
+    async def image_block(self, source: Any, data: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The task's image as a content block (by URL or inline), or None when the source is not an image."""
+        if source.tag != "Image":
+            return None
+        url = data.get(source.value_name)
+        if not isinstance(url, str) or not url:
+            raise TaskInputError(f"The task's {source.value_name!r} field holds no image URL.")
+        if url.startswith("data:"):
+            return {"type": "image", "url": url}
+        if not self._settings.inline_images and not self._on_studio(url) and urlsplit(url).scheme in ("http", "https"):
+            return {"type": "image", "url": url}
+        body, content_type = await self._fetch(url)
+        mime = content_type if content_type.startswith("image/") else None
+        mime = mime or mimetypes.guess_type(urlsplit(url).path)[0] or "image/png"
+        return {"type": "image", "base64": base64.b64encode(body).decode("ascii"), "mime_type": mime}
+
+    def _on_studio(self, url: str) -> bool:
+        return url.startswith("/") or bool(self._studio_url and url.startswith(self._studio_url + "/"))
+
+    async def _fetch(self, url: str) -> tuple[bytes, str]:
+        """The bytes behind ``url`` and their content type, under the rules in the module docstring."""
+        if self._on_studio(url):
+            return await self._from_studio(url)
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise TaskInputError(
+                f"Cannot read {url[:80]!r}: only http(s) URLs, data: URIs and Label Studio files are supported."
+            )
+        async with httpx.AsyncClient(timeout=self._settings.llm_timeout, follow_redirects=False) as client:
+            for _ in range(_MAX_REDIRECTS + 1):
+                await self._guard(url)
+                async with client.stream("GET", url) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url = urljoin(url, response.headers["location"])
+                        continue
+                    if response.status_code >= 400:
+                        raise TaskInputError(f"Fetching {url[:80]} answered HTTP {response.status_code}.")
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body.extend(chunk)
+                        if len(body) > self._settings.max_image_bytes:
+                            raise TaskInputError(
+                                f"{url[:80]} is larger than MAX_IMAGE_BYTES={self._settings.max_image_bytes}."
+                            )
+                    return bytes(body), response.headers.get("content-type", "").split(";")[0].strip()
+        raise TaskInputError(f"{url[:80]} redirects more than {_MAX_REDIRECTS} times.")
+
+    async def _guard(self, url: str) -> None:
+        """Refuse link-local and cloud-metadata hosts (checked on every redirect hop) unless allowed."""
+        if self._settings.allow_link_local_urls:
+            return
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TaskInputError(f"Cannot read {url[:80]!r}: only http(s) URLs are followed.")
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
+        except OSError as exc:
+            raise TaskInputError(f"Cannot resolve the host of {url[:80]}: {exc}") from exc
+        if any(_is_blocked(str(info[4][0])) for info in infos):
+            raise TaskInputError(
+                f"Refusing to fetch {url[:80]}: its host is a link-local or cloud-metadata address "
+                "(set ALLOW_LINK_LOCAL_URLS=true if that is really meant)."
+            )
+
+    async def _from_studio(self, url: str) -> tuple[bytes, str]:
+        if not (self._studio_url and self._studio_key):
+            raise TaskInputError(
+                f"{url[:80]} is a Label Studio file: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for the backend "
+                "so that it can read it."
+            )
+        if self._studio is None:
+            self._studio = Studio(self._studio_url, self._studio_key)
+        studio = self._studio
+        try:
+            return await asyncio.to_thread(studio.download, url, max_bytes=self._settings.max_image_bytes)
+        except LSLangChainError as exc:
+            raise TaskInputError(str(exc)) from exc

@@ -1,0 +1,275 @@
+"""``LLMInteractive``: Label Studio predictions from a LangChain chat model, for one labeling config.
+
+The tasks of a batch run concurrently (at most ``MAX_CONCURRENCY`` at once); each model call has ``LLM_TIMEOUT``
+and the whole batch ``PREDICT_TIMEOUT``, so that an answer reaches Label Studio before its own 100 s limit.
+Transient errors (timeouts, connection errors, HTTP 408/409/429/5xx) are retried briefly; the error a task ends
+with keeps its cause. One failing task yields a prediction with an ``error`` and no result; the others go on.
+The model's calls run outside any caller's LangChain context, so a tracing callback handler never records them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import Runnable
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
+from tenacity.wait import wait_random_exponential
+
+from ls_langchain.errors import LLMCallError, LSLangChainError, PredictionError, PromptTemplateError
+from ls_langchain.predictor.inputs import MediaLoader, template_fields
+from ls_langchain.predictor.layout import read_layout
+from ls_langchain.predictor.models import build_chat_model, scrub
+from ls_langchain.predictor.outputs import (
+    ANSWER_KEY,
+    answer_schema,
+    choices_from_structured,
+    choices_from_text,
+    regions,
+)
+from ls_langchain.predictor.settings import Settings
+from ls_langchain.predictor.templates import check_template, render
+
+__all__ = ["TRAINING_EVENTS", "LLMInteractive"]
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: The webhook events whose annotations carry a prompt worth keeping.
+TRAINING_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")
+_TRANSIENT_STATUS = {408, 409, 429}
+_TRANSIENT_NAMES = {"APIConnectionError", "APITimeoutError", "TimeoutError", "ConnectError", "ReadTimeout"}
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Whether the same call may well succeed in a moment."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        return status in _TRANSIENT_STATUS or status >= 500
+    return isinstance(exc, TimeoutError | ConnectionError) or any(
+        cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__
+    )
+
+
+class _StopNear(stop_base):
+    """Stop retrying when less than half a second is left before the batch's deadline (event loop time)."""
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return asyncio.get_running_loop().time() >= self._deadline - 0.5
+
+
+def _without_own_handlers(model: BaseChatModel) -> BaseChatModel:
+    """``model`` without this package's callback handlers, so the backend never logs its own calls."""
+    callbacks = model.callbacks
+    if isinstance(callbacks, list) and any(type(h).__module__.startswith("ls_langchain.") for h in callbacks):
+        kept = [h for h in callbacks if not type(h).__module__.startswith("ls_langchain.")]
+        return model.model_copy(update={"callbacks": kept})
+    return model
+
+
+def _prompt_in(result: Any, prompt_name: str) -> str | None:
+    """The text typed into the prompt TextArea, from an annotation's or a context's ``result`` list."""
+    for item in result if isinstance(result, list) else ():
+        if isinstance(item, Mapping) and item.get("from_name") == prompt_name:
+            text = (item.get("value") or {}).get("text")
+            lines = [text] if isinstance(text, str) else [str(t) for t in text or ()]
+            return "\n".join(lines).strip() or None
+    return None
+
+
+class LLMInteractive:
+    """Prefills the TextAreas and Choices of ``label_config`` from a chat model, given a prompt.
+
+    ``chat_model`` defaults to the one ``OPENAI_PROVIDER`` names; ``settings`` (upper- or lower-case names) override
+    the environment. ``prompt`` is the prompt submitted last (see ``fit``); without one, ``DEFAULT_PROMPT`` is used.
+    """
+
+    def __init__(
+        self,
+        label_config: str,
+        chat_model: BaseChatModel | None = None,
+        *,
+        prompt: str | None = None,
+        base_settings: Settings | None = None,
+        **settings: Any,
+    ) -> None:
+        base = base_settings if base_settings is not None else Settings.from_env()
+        self.settings = base.merged(settings) if settings else base
+        self.label_config = label_config
+        self.layout = read_layout(label_config, self.settings.prompt_prefix)
+        check_template(self.settings.prompt_template, what="PROMPT_TEMPLATE")
+        self.default_prompt = self.settings.resolved_default_prompt()
+        if self.default_prompt:
+            check_template(self.default_prompt, what="DEFAULT_PROMPT")
+        self.chat_model = _without_own_handlers(chat_model or build_chat_model(self.settings))
+        self.prompt = prompt
+        self._loader = MediaLoader(self.settings)
+        self._structured = self._structured_model()
+
+    def _structured_model(self) -> Runnable[Any, Any] | None:
+        """The model bound to the answer schema when the config has Choices and the model supports it."""
+        if not self.layout.choices:
+            return None
+        try:
+            return self.chat_model.with_structured_output(answer_schema(self.layout.choices))
+        except NotImplementedError:
+            return None
+
+    # prompts and versions
+
+    def current_prompt(self, context: Mapping[str, Any] | None = None) -> str | None:
+        """The prompt of the interactive context, else the one submitted last, else ``DEFAULT_PROMPT``."""
+        if context:
+            from_context = _prompt_in(context.get("result"), self.layout.prompt.name)
+            if from_context:
+                return from_context
+        return self.prompt or self.default_prompt
+
+    def model_version(self, prompt: str | None = None) -> str:
+        """A short hash of the prompt, the config, and the model and its settings: it changes when any does."""
+        model = self.chat_model
+        identity = {
+            "prompt": prompt if prompt is not None else self.current_prompt(),
+            "settings": self.settings.fingerprint(),
+            "label_config": self.label_config,
+            "model": [type(model).__name__, getattr(model, "_identifying_params", {})],
+        }
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+        return f"llm-{digest[:12]}"
+
+    def fit(self, event: str, data: Mapping[str, Any]) -> str | None:
+        """Keep the prompt of a submitted annotation; returns it when it is new, else None."""
+        if event not in TRAINING_EVENTS:
+            return None
+        annotation = data.get("annotation")
+        prompt = _prompt_in(
+            annotation.get("result") if isinstance(annotation, Mapping) else None, self.layout.prompt.name
+        )
+        if not prompt or prompt == self.prompt:
+            return None
+        self.prompt = prompt
+        return prompt
+
+    # predictions
+
+    def predict(
+        self, tasks: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """One Label Studio prediction per task (none at all when there is no prompt yet)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.apredict(tasks, context))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # called from inside an event loop
+            return pool.submit(asyncio.run, self.apredict(tasks, context)).result()
+
+    async def apredict(
+        self, tasks: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
+        """``predict`` for callers that already run an event loop."""
+        prompt = self.current_prompt(context)
+        if not prompt:
+            return []
+        version = self.model_version(prompt)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.predict_timeout
+        slots = asyncio.Semaphore(self.settings.max_concurrency)
+
+        async def one(task: Mapping[str, Any]) -> dict[str, Any]:
+            async with slots:
+                try:
+                    result = await self._predict_task(task, prompt, deadline)
+                except (PredictionError, PromptTemplateError) as exc:
+                    return {"result": [], "model_version": version, "error": str(exc)}
+                except Exception as exc:  # a bug or an odd model must not take the batch down
+                    logger.exception("predicting task %s failed", task.get("id"))
+                    message = scrub(f"{type(exc).__name__}: {exc}", self.settings.secrets()).splitlines()[0]
+                    return {"result": [], "model_version": version, "error": message[:300]}
+            return {"result": result, "model_version": version}
+
+        # A fresh context: no caller's callbacks or tracing hooks are inherited by the model's calls.
+        isolated = contextvars.Context()
+        futures = [isolated.run(asyncio.ensure_future, one(task)) for task in tasks]
+        return list(await asyncio.gather(*futures))
+
+    async def _predict_task(self, task: Mapping[str, Any], prompt: str, deadline: float) -> list[dict[str, Any]]:
+        layout = self.layout
+        data = task.get("data") or {}
+        source_text = await self._loader.source_text(layout.source, data)
+        image = await self._loader.image_block(layout.source, data)
+        labels = [label for tag in layout.choices for label in tag.labels]
+        fields = template_fields(layout.source, data, source_text, labels)
+        text = render(prompt, fields)
+        if self.settings.use_internal_prompt_template:
+            text = render(self.settings.prompt_template, {**fields, "prompt": text}, what="PROMPT_TEMPLATE")
+        message = HumanMessage(content=[{"type": "text", "text": text}, image] if image else text)
+        try:
+            answers, chosen = await self._ask(message, deadline)
+        except LSLangChainError:
+            raise
+        except TimeoutError as exc:
+            raise LLMCallError(
+                f"The chat model did not answer within LLM_TIMEOUT={self.settings.llm_timeout:g}s "
+                f"({self.settings.llm_max_attempts} attempts at most)."
+            ) from exc
+        except Exception as exc:
+            detail = scrub(str(exc), self.settings.secrets()).strip().splitlines()
+            raise LLMCallError(
+                f"The chat model failed: {type(exc).__name__}{': ' + detail[0][:300] if detail else ''}"
+            ) from exc
+        return regions(layout.prompt, prompt, layout.responses, answers, chosen, layout.choices)
+
+    async def _ask(self, message: HumanMessage, deadline: float) -> tuple[list[str], dict[str, list[str]]]:
+        """NUM_RESPONSES answers, and the labels of each Choices tag taken from the first."""
+        count = self.settings.num_responses
+        structured = self._structured
+        if structured is not None:
+            outs = await asyncio.gather(
+                *(self._call(lambda: structured.ainvoke([message]), deadline) for _ in range(count))
+            )
+            first = outs[0] if isinstance(outs[0], Mapping) else {}
+            answers = [str(out.get(ANSWER_KEY) or "") if isinstance(out, Mapping) else "" for out in outs]
+            chosen = {tag.name: choices_from_structured(tag, first.get(tag.name)) for tag in self.layout.choices}
+            return answers, chosen
+        answers = await self._texts(message, count, deadline)
+        chosen = {tag.name: choices_from_text(tag, answers[0] if answers else "") for tag in self.layout.choices}
+        return answers, chosen
+
+    async def _texts(self, message: HumanMessage, count: int, deadline: float) -> list[str]:
+        model = self.chat_model
+        if count > 1 and "n" in type(model).model_fields:  # one request asks for all the answers
+            result = await self._call(lambda: model.agenerate([[message]], n=count), deadline)
+            return [generation.text for generation in result.generations[0]]
+        replies = await asyncio.gather(*(self._call(lambda: model.ainvoke([message]), deadline) for _ in range(count)))
+        return [reply.text for reply in replies]
+
+    async def _call(self, make: Callable[[], Awaitable[T]], deadline: float) -> T:
+        """One model call with LLM_TIMEOUT, retried while transient and while the batch has time left."""
+        loop = asyncio.get_running_loop()
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.settings.llm_max_attempts) | _StopNear(deadline),
+            wait=wait_random_exponential(multiplier=0.5, max=4.0),
+            retry=retry_if_exception(_is_transient),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    raise LLMCallError(
+                        f"No time left: the batch used up PREDICT_TIMEOUT={self.settings.predict_timeout:g}s."
+                    )
+                return await asyncio.wait_for(make(), timeout=min(self.settings.llm_timeout, remaining))
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover

@@ -1,0 +1,63 @@
+"""What a labeling config says to the backend: where the prompt is typed, what it is about, what to fill in.
+
+Read with the SDK's ``LabelInterface``. The rules follow Label Studio's ``llm_interactive`` example: the prompt is
+the first ``<TextArea>`` whose name starts with ``PROMPT_PREFIX`` and that points at a Text, HyperText, Paragraphs
+or Image object; every other ``<TextArea>`` receives the responses; every ``<Choices>`` receives a classification.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from label_studio_sdk.label_interface import LabelInterface
+
+from ls_langchain.errors import LabelingConfigError
+
+__all__ = ["SUPPORTED_OBJECTS", "Layout", "read_layout"]
+
+SUPPORTED_OBJECTS = ("Text", "HyperText", "Paragraphs", "Image")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The tags the backend reads and writes, as SDK tag objects."""
+
+    interface: LabelInterface
+    prompt: Any  # TextAreaTag: where people type the prompt; echoed back in every prediction
+    source: Any  # the object tag the prompt points at: the task's text, dialogue or image
+    responses: tuple[Any, ...]  # TextAreaTag: each receives the NUM_RESPONSES answers
+    choices: tuple[Any, ...]  # ChoicesTag: each receives the labels the answer names
+
+
+def read_layout(label_config: str, prompt_prefix: str) -> Layout:
+    """The layout of ``label_config``, or a ``LabelingConfigError`` saying which tag is missing."""
+    try:
+        interface = LabelInterface(label_config)
+    except Exception as exc:  # the SDK raises lxml and assertion errors of many kinds for a bad config
+        raise LabelingConfigError(f"The labeling config cannot be read: {str(exc)[:200]}") from exc
+    objects = {tag.name: tag for tag in interface.objects}
+    text_areas = [tag for tag in interface.controls if tag.tag == "TextArea"]
+    prompt = next(
+        (
+            tag
+            for tag in text_areas
+            if tag.name.startswith(prompt_prefix)
+            and any(getattr(objects.get(name), "tag", None) in SUPPORTED_OBJECTS for name in tag.to_name)
+        ),
+        None,
+    )
+    if prompt is None:
+        raise LabelingConfigError(
+            f'The labeling config has no <TextArea name="{prompt_prefix}..."> pointing at a '
+            f"{', '.join(SUPPORTED_OBJECTS)} object: add one for the prompt, or set PROMPT_PREFIX to its name."
+        )
+    source = next(objects[name] for name in prompt.to_name if objects[name].tag in SUPPORTED_OBJECTS)
+    responses = tuple(tag for tag in text_areas if tag.name != prompt.name)
+    choices = tuple(tag for tag in interface.controls if tag.tag == "Choices")
+    if not responses and not choices:
+        raise LabelingConfigError(
+            f"The labeling config has nothing to fill in besides the prompt {prompt.name!r}: "
+            "add a <TextArea> for the response or a <Choices>."
+        )
+    return Layout(interface=interface, prompt=prompt, source=source, responses=responses, choices=choices)

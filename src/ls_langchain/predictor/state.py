@@ -1,0 +1,112 @@
+"""What the backend remembers per Label Studio project, in one SQLite file under ``MODEL_DIR``.
+
+SQLite (WAL, a short connection per call) so that several server workers can share it: the prompt people
+submitted last, the extra params given at ``/setup`` (which may hold an API key, so the file is private to its
+owner), the labeling config, and the model versions handed out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ProjectRecord", "ProjectState"]
+
+_FILE_NAME = "ls_langchain_predictor.sqlite3"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    project TEXT PRIMARY KEY,
+    prompt TEXT,
+    extra_params TEXT NOT NULL DEFAULT '{}',
+    label_config TEXT,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    project TEXT NOT NULL,
+    model_version TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (project, model_version)
+);
+"""
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    """One project's stored state; empty for a project the backend has not seen."""
+
+    prompt: str | None = None
+    extra_params: dict[str, Any] = field(default_factory=dict)
+    label_config: str | None = None
+
+
+class ProjectState:
+    """Per-project prompt, extra params, labeling config and model versions, shared by every worker."""
+
+    def __init__(self, model_dir: str | Path) -> None:
+        directory = Path(model_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / _FILE_NAME
+        self.path.touch(mode=0o600, exist_ok=True)
+        os.chmod(self.path, 0o600)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10.0)
+        try:
+            with db:
+                yield db
+        finally:
+            db.close()
+
+    def get(self, project: str) -> ProjectRecord:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT prompt, extra_params, label_config FROM projects WHERE project = ?", (project,)
+            ).fetchone()
+        if row is None:
+            return ProjectRecord()
+        return ProjectRecord(prompt=row[0], extra_params=json.loads(row[1]), label_config=row[2])
+
+    def save_setup(self, project: str, extra_params: dict[str, Any], label_config: str) -> None:
+        """Remember what ``/setup`` was given; the stored prompt stays."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO projects (project, extra_params, label_config, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(project) DO UPDATE SET extra_params = excluded.extra_params, "
+                "label_config = excluded.label_config, updated_at = excluded.updated_at",
+                (project, json.dumps(extra_params), label_config, time.time()),
+            )
+
+    def save_prompt(self, project: str, prompt: str) -> None:
+        """Remember the prompt people submitted last for this project."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO projects (project, prompt, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(project) DO UPDATE SET prompt = excluded.prompt, updated_at = excluded.updated_at",
+                (project, prompt, time.time()),
+            )
+
+    def add_version(self, project: str, model_version: str) -> None:
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO versions (project, model_version, created_at) VALUES (?, ?, ?)",
+                (project, model_version, time.time()),
+            )
+
+    def versions(self, project: str) -> list[str]:
+        """Every model version handed out for the project, oldest first."""
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT model_version FROM versions WHERE project = ? ORDER BY created_at, model_version", (project,)
+            ).fetchall()
+        return [row[0] for row in rows]
