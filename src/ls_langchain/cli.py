@@ -79,7 +79,8 @@ def _export(args: argparse.Namespace) -> int:
         annotator=args.annotator,
         limit=args.limit,
     )
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    console = Console(stderr=True)
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(f"Exporting project {args.project}", total=None)
         summary = export_project(
             _studio(args),

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from ls_langchain.errors import ConfigurationError, ExportError
+from ls_langchain.errors import ConfigurationError, ExportError, ProjectNotFoundError
 from ls_langchain.export.evaluation import Tally
 from ls_langchain.export.filters import Filters, narrow
 from ls_langchain.export.preference import check_preference, preference_records
@@ -51,7 +51,7 @@ class ExportSummary:
 
     def describe(self) -> str:
         """One line for people."""
-        unit = "annotations" if self.format == "eval" else "lines"
+        unit = ("annotation" if self.format == "eval" else "line") + ("" if self.records == 1 else "s")
         text = (
             f"Exported {self.records} {unit} from {self.tasks_exported} of {self.tasks_read} tasks to {self.files[0]}."
         )
@@ -121,7 +121,13 @@ def export_project(
     ``out``, JSON and PNG charts beside it). ``completions`` writes prompt/completion SFT lines instead of chats;
     ``progress(done, total)`` is called after each task read."""
     out = Path(out)
-    project = studio.get_project(project_id)
+    try:
+        project = studio.get_project(project_id)
+    except ProjectNotFoundError as exc:  # the generic hint names the handler's settings, not the export's
+        raise ProjectNotFoundError(
+            f"Label Studio at {studio.url} has no project with id {project_id}: use the number in the project's "
+            "address (/projects/<id>/)."
+        ) from exc
     layout = read_layout(project.label_config)
     _check(layout, format, completions=completions)
     filters = _resolve_annotator(studio, filters or Filters())
