@@ -261,3 +261,11 @@ def test_only_the_source_field_is_fetched(fake_openai: FakeOpenAI) -> None:
     [prediction] = backend.predict([task], context("Go"))
     assert "error" not in prediction
     assert [r.path for r in fake_openai.requests] == ["/v1/chat/completions"]
+
+
+def test_a_prose_answer_to_a_structured_request_is_still_read(fake_openai: FakeOpenAI) -> None:
+    fake_openai.responder = lambda request: "That is Sarcastic, clearly."
+    backend = LLMInteractive(TEXT_CLASSIFICATION, openai_model(fake_openai), base_settings=QUIET)
+    [prediction] = backend.predict([{"data": {"text": "t"}}], context("Classify"))
+    assert by_name(prediction)["sentiment"] == {"choices": ["Sarcastic"]}
+    assert by_name(prediction)["response"] == {"text": ["That is Sarcastic, clearly."]}

@@ -123,7 +123,7 @@ class LLMInteractive:
         if not self.layout.choices:
             return None
         try:
-            return self.chat_model.with_structured_output(answer_schema(self.layout.choices))
+            return self.chat_model.with_structured_output(answer_schema(self.layout.choices), include_raw=True)
         except NotImplementedError:
             return None
 
@@ -239,10 +239,16 @@ class LLMInteractive:
             outs = await asyncio.gather(
                 *(self._call(lambda: structured.ainvoke([message]), deadline) for _ in range(count))
             )
-            first = outs[0] if isinstance(outs[0], Mapping) else {}
-            answers = [str(out.get(ANSWER_KEY) or "") if isinstance(out, Mapping) else "" for out in outs]
-            chosen = {tag.name: choices_from_structured(tag, first.get(tag.name)) for tag in self.layout.choices}
-            return answers, chosen
+            parsed = [out.get("parsed") if isinstance(out.get("parsed"), Mapping) else None for out in outs]
+            # A model that answers in prose instead of JSON still gets its text read, and its labels matched.
+            answers = [
+                str(p.get(ANSWER_KEY) or "") if p is not None else str(getattr(out.get("raw"), "text", ""))
+                for p, out in zip(parsed, outs, strict=True)
+            ]
+            first = parsed[0]
+            if first is None:
+                return answers, {tag.name: choices_from_text(tag, answers[0]) for tag in self.layout.choices}
+            return answers, {tag.name: choices_from_structured(tag, first.get(tag.name)) for tag in self.layout.choices}
         answers = await self._texts(message, count, deadline)
         chosen = {tag.name: choices_from_text(tag, answers[0] if answers else "") for tag in self.layout.choices}
         return answers, chosen
