@@ -206,9 +206,17 @@ class LocalStudio:
         return result
 
     def personal_token(self) -> str:
-        """A personal access token (JWT refresh token) of the admin user, created once per server."""
+        """A personal access token (JWT refresh token) of the admin user.
+
+        Label Studio lets a user hold one, so it is kept in the data dir (readable by its owner only) and reused.
+        """
+        saved = self.data_dir / ".ls-langchain-token"
+        if self._personal_token is None and saved.exists():
+            self._personal_token = saved.read_text().strip()
         if self._personal_token is None:
             self._personal_token = str(self._post_json("/api/token/", {})["token"])
+            saved.touch(mode=0o600)
+            saved.write_text(self._personal_token)
         return self._personal_token
 
     def set_legacy_tokens(self, enabled: bool) -> None:

@@ -189,6 +189,10 @@ class Studio:
             pager = self._client.tasks.list(project=project_id, query=query, fields="task_only", page_size=500)
             return {str(task.meta["record_id"]) for task in pager if task.meta and "record_id" in task.meta}
 
+    def count_tasks(self, project_id: int) -> int:
+        with self._translated(f"counting the tasks of project {project_id}"):
+            return int(self._client.projects.get(id=project_id).task_number or 0)
+
     def project_url(self, project_id: int) -> str:
         """Where a person opens the project in a browser."""
         return f"{self.url}/projects/{project_id}/data"
