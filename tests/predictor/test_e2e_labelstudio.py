@@ -1,0 +1,263 @@
+"""End to end, with the real Label Studio as the client of ``ls-langchain serve``, for the four seed configs.
+
+Label Studio validates the backend (``/health``, ``/setup``), asks for interactive predictions with a prompt in
+the context, sends the webhook of a submitted annotation, and retrieves batch predictions. The LLM is
+``FakeOpenAI`` (a local OpenAI-compatible HTTP server, a test double), reached through the real ``ChatOpenAI``,
+``AzureChatOpenAI`` and Ollama base-URL code paths of the backend, including a vision request.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from label_studio_sdk import LabelStudio
+from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, TEXT_CLASSIFICATION
+
+from ls_langchain.localstudio import LocalStudio, free_port
+
+from fake_openai import FakeOpenAI, Reply
+
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC")
+PNG_URI_PREFIX = "data:image/png;base64," + base64.b64encode(PNG).decode()
+OPENAI_KEY = "sk-e2e-openai-secret"
+AZURE_KEY = "sk-e2e-azure-secret"
+
+
+def structured_or_plain(request: dict[str, Any]) -> Reply:
+    """The test double's answers: the first label of each Choices property, or a text naming the prompt."""
+    messages = request["messages"]
+    content = messages[-1]["content"]
+    text = content if isinstance(content, str) else next(p["text"] for p in content if p["type"] == "text")
+    answer = f"answer to: {text[-60:]}"
+    schema = ((request.get("response_format") or {}).get("json_schema") or {}).get("schema")
+    if not schema:
+        return Reply(content=answer)
+    value: dict[str, Any] = {"answer": answer}
+    for name, spec in schema["properties"].items():
+        if name != "answer":
+            value[name] = [spec["items"]["enum"][0]] if spec.get("type") == "array" else spec["anyOf"][0]["enum"][0]
+    return Reply.of_json(value)
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeOpenAI]:
+    """One FakeOpenAI (test double) for the module, answering with ``structured_or_plain``."""
+    with FakeOpenAI(responder=structured_or_plain) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def image_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PNG served over real HTTP on 127.0.0.1, as a public image host would."""
+    root = tmp_path_factory.mktemp("images")
+    (root / "receipt.png").write_bytes(PNG)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/receipt.png"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def backend(studio: LocalStudio, pat: str, llm: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``ls-langchain serve`` in a subprocess on a free loopback port; yields its URL."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "MODEL_DIR": str(tmp_path_factory.mktemp("model_dir")),
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "OPENAI_BASE_URL": llm.base_url,  # read by ChatOpenAI itself: the provider=openai path, aimed at the double
+        "OPENAI_MODEL": "gpt-4o-mini",
+        "LABEL_STUDIO_URL": studio.url,
+        "LABEL_STUDIO_API_KEY": pat,
+    }
+    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
+    command = [sys.executable, "-m", "ls_langchain.cli", "-v", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"ls-langchain serve did not start; see {log.name}")
+        time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+    assert OPENAI_KEY not in Path(log.name).read_text() and AZURE_KEY not in Path(log.name).read_text()
+
+
+def studio_call(ls: LabelStudio, method: str, path: str, **kwargs: Any) -> Any:
+    """A Label Studio API call the SDK has no typed answer for, authenticated like the SDK."""
+    headers = ls._client_wrapper.get_headers()
+    answer = httpx.request(method, f"{ls._client_wrapper.get_base_url()}{path}", headers=headers, timeout=120, **kwargs)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def prompt_item(to_name: str, prompt: str) -> dict[str, Any]:
+    return {"from_name": "prompt", "to_name": to_name, "type": "textarea", "value": {"text": [prompt]}}
+
+
+def connect(ls: LabelStudio, backend: str, project_id: int, extra_params: Any) -> Any:
+    """Add the backend to the project the way the Settings > Model page does, and check Label Studio accepted it."""
+    ml = ls.ml.create(url=backend, project=project_id, is_interactive=True, title="llm", extra_params=extra_params)
+    [listed] = ls.ml.list(project=project_id)  # listing makes Label Studio call /health and /setup again
+    assert listed.state == "CO", listed.error_message
+    assert (listed.model_version or "").startswith("llm-")
+    return ml
+
+
+def results_by_name(result: list[dict[str, Any]]) -> dict[str, Any]:
+    return {item["from_name"]: item["value"] for item in result}
+
+
+CASES = {
+    "prompt_engineering/azure": (
+        PROMPT_ENGINEERING,
+        "context",
+        [{"text": "The Eiffel Tower is in Berlin."}, {"text": "Water boils at 100 C at sea level."}],
+        "extra_params_azure",
+    ),
+    "text_classification/openai": (
+        TEXT_CLASSIFICATION,
+        "text",
+        [{"text": "I love it when my computer crashes"}, {"text": "The meeting is at noon."}],
+        None,
+    ),
+    "dialogue_sft/ollama": (
+        DIALOGUE_SFT,
+        "chat",
+        [
+            {
+                "dialogue": [
+                    {"role": "user", "content": "What is the capital of France?"},
+                    {"role": "assistant", "content": "The capital of France is Paris."},
+                    {"role": "user", "content": "Tell me a joke."},
+                ]
+            },
+            {"dialogue": [{"role": "user", "content": "Hello?"}]},
+        ],
+        "extra_params_ollama",
+    ),
+}
+
+
+def extra_params_for(kind: str | None, llm: FakeOpenAI) -> Any:
+    if kind == "extra_params_azure":  # as an object, with the setting names
+        return {
+            "OPENAI_PROVIDER": "azure",
+            "AZURE_RESOURCE_ENDPOINT": llm.url,
+            "AZURE_DEPLOYMENT_NAME": "gpt-4o-mini",
+            "OPENAI_API_KEY": AZURE_KEY,
+        }
+    if kind == "extra_params_ollama":  # as a JSON string, with the example's own keys
+        return json.dumps({"provider": "ollama", "base_url": llm.base_url, "model": "llama3.1"})
+    return None
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_seed_config_end_to_end(case: str, ls: LabelStudio, backend: str, llm: FakeOpenAI, title: str) -> None:
+    config, to_name, data, params_kind = CASES[case]
+    project = ls.projects.create(title=title, label_config=config)
+    ls.projects.import_tasks(id=project.id, request=data)
+    task_ids = sorted(int(task.id) for task in ls.tasks.list(project=project.id))
+    ml = connect(ls, backend, project.id, extra_params_for(params_kind, llm))
+
+    # interactive: the annotator types a prompt and presses Shift+Enter
+    seen = len(llm.requests)
+    answer = studio_call(
+        ls,
+        "POST",
+        f"/api/ml/{ml.id}/interactive-annotating",
+        json={"task": task_ids[0], "context": {"result": [prompt_item(to_name, "Explain this")]}},
+    )
+    assert "errors" not in answer, answer
+    interactive = results_by_name(answer["data"]["result"])
+    assert interactive["prompt"] == {"text": ["Explain this"]}
+    assert interactive["response"]["text"][0].startswith("answer to: ")
+    assert interactive["response"]["text"][0].endswith("Task Directive: Explain this")
+    if config == TEXT_CLASSIFICATION:
+        assert interactive["sentiment"] == {"choices": ["Sarcastic"]}
+    request = llm.requests[seen]
+    if params_kind == "extra_params_azure":
+        assert request.path == "/openai/deployments/gpt-4o-mini/chat/completions"
+        assert request.headers["api-key"] == AZURE_KEY
+    elif params_kind == "extra_params_ollama":
+        assert (request.path, request.json["model"]) == ("/v1/chat/completions", "llama3.1")
+        assert "user: Tell me a joke." in request.json["messages"][0]["content"]
+    else:
+        assert (request.path, request.json["model"]) == ("/v1/chat/completions", "gpt-4o-mini")
+        assert request.headers["authorization"] == f"Bearer {OPENAI_KEY}"
+
+    # webhook: submitting an annotation keeps its prompt for the project, and the model version moves
+    version_before = ls.ml.get(id=ml.id).model_version
+    ls.annotations.create(id=task_ids[0], result=[prompt_item(to_name, "Give a one-line verdict")])
+    [listed] = ls.ml.list(project=project.id)
+    assert listed.model_version != version_before
+
+    # batch: Retrieve Predictions for every task, with the submitted prompt
+    ls.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": True, "excluded": []})
+    predictions = {int(p.task): p for p in ls.predictions.list(project=project.id)}
+    assert sorted(predictions) == task_ids
+    for prediction in predictions.values():
+        assert prediction.model_version == listed.model_version
+        batch = results_by_name(prediction.result)
+        assert batch["prompt"] == {"text": ["Give a one-line verdict"]}
+        assert batch["response"]["text"][0].endswith("Task Directive: Give a one-line verdict")
+
+
+def test_image_summarization_end_to_end_with_vision(
+    ls: LabelStudio, backend: str, llm: FakeOpenAI, title: str, image_url: str
+) -> None:
+    """The Image config: a file uploaded to Label Studio (read with LABEL_STUDIO_API_KEY) and a public URL."""
+    project = ls.projects.create(title=title, label_config=IMAGE_SUMMARIZATION)
+    studio_call(ls, "POST", f"/api/projects/{project.id}/import", files={"file": ("receipt.png", PNG, "image/png")})
+    ls.projects.import_tasks(id=project.id, request=[{"image": image_url}])
+    tasks = sorted(ls.tasks.list(project=project.id), key=lambda task: int(task.id))
+    assert tasks[0].data["image"].startswith("/data/upload/")
+    ml = connect(ls, backend, project.id, None)
+
+    seen = len(llm.requests)
+    answer = studio_call(
+        ls,
+        "POST",
+        f"/api/ml/{ml.id}/interactive-annotating",
+        json={"task": tasks[0].id, "context": {"result": [prompt_item("image", "Summarize the receipt")]}},
+    )
+    assert "errors" not in answer, answer
+    interactive = results_by_name(answer["data"]["result"])
+    assert interactive["category"] == {"choices": ["Groceries"]}  # single choice: exactly one label
+    assert interactive["summarization-response"]["text"][0].startswith("answer to: ")
+    parts = llm.requests[seen].json["messages"][0]["content"]
+    assert parts[0]["text"] == "Source Text: (the attached image)\n\nTask Directive: Summarize the receipt"
+    assert parts[1] == {"type": "image_url", "image_url": {"url": PNG_URI_PREFIX}}
+
+    ls.annotations.create(id=tasks[0].id, result=[prompt_item("image", "What was bought?")])
+    seen = len(llm.requests)
+    ls.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": True, "excluded": []})
+    predictions = list(ls.predictions.list(project=project.id))
+    assert len(predictions) == 2
+    assert all(results_by_name(p.result)["category"] == {"choices": ["Groceries"]} for p in predictions)
+    images = [r.json["messages"][0]["content"][1]["image_url"]["url"] for r in llm.requests[seen:]]
+    assert images == [PNG_URI_PREFIX, PNG_URI_PREFIX]  # both the Label Studio file and the public URL, inlined
