@@ -269,3 +269,12 @@ def test_a_prose_answer_to_a_structured_request_is_still_read(fake_openai: FakeO
     [prediction] = backend.predict([{"data": {"text": "t"}}], context("Classify"))
     assert by_name(prediction)["sentiment"] == {"choices": ["Sarcastic"]}
     assert by_name(prediction)["response"] == {"text": ["That is Sarcastic, clearly."]}
+
+
+def test_consecutive_synchronous_batches_share_one_live_event_loop(fake_openai: FakeOpenAI) -> None:
+    """A new loop per call left ChatOpenAI's cached async client on a closed loop: 'Event loop is closed'."""
+    fake_openai.delay = 0.05
+    for _ in range(3):
+        backend = LLMInteractive(PROMPT_ENGINEERING, openai_model(fake_openai), base_settings=QUIET, max_concurrency=4)
+        predictions = backend.predict([{"data": {"text": str(i)}} for i in range(8)], context("Go"))
+        assert [p.get("error") for p in predictions] == [None] * 8

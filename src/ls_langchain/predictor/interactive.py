@@ -10,11 +10,12 @@ The model's calls run outside any caller's LangChain context, so a tracing callb
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextvars
 import hashlib
 import json
 import logging
+import os
+import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -68,6 +69,25 @@ class _StopNear(stop_base):
 
     def __call__(self, retry_state: RetryCallState) -> bool:
         return asyncio.get_running_loop().time() >= self._deadline - 0.5
+
+
+_loop_lock = threading.Lock()
+_loop: tuple[int, asyncio.AbstractEventLoop] | None = None
+
+
+def _background_loop() -> asyncio.AbstractEventLoop:
+    """The event loop of the synchronous API: one per process, alive in a daemon thread.
+
+    Providers cache their async HTTP clients across model instances; a new loop per call (``asyncio.run``) would
+    leave those clients bound to a closed loop ("Event loop is closed" on the next batch).
+    """
+    global _loop
+    with _loop_lock:
+        if _loop is None or _loop[0] != os.getpid() or _loop[1].is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="ls-langchain-predictor", daemon=True).start()
+            _loop = (os.getpid(), loop)
+        return _loop[1]
 
 
 def _without_own_handlers(model: BaseChatModel) -> BaseChatModel:
@@ -168,12 +188,7 @@ class LLMInteractive:
         self, tasks: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """One Label Studio prediction per task (none at all when there is no prompt yet)."""
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.apredict(tasks, context))
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:  # called from inside an event loop
-            return pool.submit(asyncio.run, self.apredict(tasks, context)).result()
+        return asyncio.run_coroutine_threadsafe(self.apredict(tasks, context), _background_loop()).result()
 
     async def apredict(
         self, tasks: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None = None
