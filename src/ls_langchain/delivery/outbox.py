@@ -140,6 +140,12 @@ class Outbox:
         with self._lock:
             return int(self._conn().execute(query, params).fetchone()[0])
 
+    def last_seq(self, target: str) -> int:
+        """The sequence number of the newest undelivered record of a target (0 when none waits)."""
+        with self._lock:
+            row = self._conn().execute("SELECT MAX(seq) FROM records WHERE target = ?", (target,)).fetchone()
+        return int(row[0] or 0)
+
     def note_dropped(self, target: str, count: int = 1) -> None:
         with self._lock:
             self._conn().execute("UPDATE targets SET dropped = dropped + ? WHERE target = ?", (count, target))

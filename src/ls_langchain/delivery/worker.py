@@ -106,7 +106,6 @@ class DeliveryWorker:
         self.flush_interval = flush_interval
         self.retry_rejected_after = retry_rejected_after
         self.max_backoff = max_backoff
-        self._last_seq = 0
         self._reported: str | None = None
         self._reset()
         _live_workers.add(self)
@@ -132,17 +131,16 @@ class DeliveryWorker:
 
     def submit(self, record_id: str, body: str) -> None:
         """Store one record durably and return; the thread ships it later. Raises OutboxFullError when full."""
-        seq = self.outbox.append(self.exporter.target, record_id, body)
-        self._last_seq = max(self._last_seq, seq)
+        self.outbox.append(self.exporter.target, record_id, body)
         self._ensure_thread()
         self._unsent += 1
         if self._unsent >= self.flush_at:
             self._wake.set()
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every record submitted so far (and older ones of this destination) is in Label Studio."""
+        """Wait until every record of this destination waiting now (whoever logged it) is in Label Studio."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        up_to = self._last_seq
+        up_to = self.outbox.last_seq(self.exporter.target)
         self._ensure_thread()
         self._wake.set()
         while self.outbox.count(self.exporter.target, up_to=up_to) > 0:
@@ -199,7 +197,7 @@ class DeliveryWorker:
             while retrying(self._deliver_one_batch):
                 pass
         except StudioError as exc:
-            self._report(exc)
+            self.report(exc)
             return self.retry_rejected_after
         except Exception as exc:  # never let the thread die: a bug here must not stop delivery for good
             logger.exception("ls-langchain: unexpected error while delivering to %s", self.exporter.server)
@@ -252,9 +250,9 @@ class DeliveryWorker:
         if error is not None:
             self.outbox.record_error(self.exporter.target, str(error))
             if state.attempt_number == 3:
-                self._report(error)
+                self.report(error)
 
-    def _report(self, error: BaseException) -> None:
+    def report(self, error: BaseException) -> None:
         """Log an error once, however many times it repeats, and keep it in the outbox for `status`."""
         message = str(error)
         self.outbox.record_error(self.exporter.target, message)
