@@ -6,8 +6,6 @@ start from a copy of it in ~8 s.
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +13,7 @@ from pathlib import Path
 import pytest
 from label_studio_sdk import LabelStudio
 
-from ls_langchain.localstudio import LocalStudio
+from ls_langchain.localstudio import LocalStudio, start_from_template
 
 from fake_openai import fake_openai  # noqa: F401  (fixture)
 
@@ -25,30 +23,9 @@ TEMPLATE_DIR = ROOT / ".cache" / "labelstudio-template"
 STUDIO_ENV = {"ML_BLOCK_LOCAL_IP": "false", "SSRF_PROTECTION_ENABLED": "false"}
 
 
-def _migrated_template(tmp_root: Path) -> Path:
-    """A data dir that has been migrated once, made on first use and kept under .cache/."""
-    if (TEMPLATE_DIR / "label_studio.sqlite3").exists():
-        return TEMPLATE_DIR
-    building = tmp_root / "template"
-    with LocalStudio(building, extra_env=STUDIO_ENV):
-        pass
-    TEMPLATE_DIR.parent.mkdir(parents=True, exist_ok=True)
-    staging = TEMPLATE_DIR.with_name(f"{TEMPLATE_DIR.name}.{os.getpid()}")
-    shutil.copytree(building, staging)
-    try:
-        staging.rename(TEMPLATE_DIR)
-    except OSError:  # another run made it first
-        shutil.rmtree(staging, ignore_errors=True)
-    return TEMPLATE_DIR
-
-
 def start_studio(tmp_root: Path, name: str) -> LocalStudio:
     """Start a Label Studio from a copy of the migrated template, in a data dir of its own."""
-    data_dir = tmp_root / name
-    shutil.copytree(_migrated_template(tmp_root), data_dir)
-    studio = LocalStudio(data_dir, extra_env=STUDIO_ENV)
-    studio.start()
-    return studio
+    return start_from_template(TEMPLATE_DIR, tmp_root / name, extra_env=STUDIO_ENV)
 
 
 @pytest.fixture(scope="session")

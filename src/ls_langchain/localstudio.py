@@ -19,7 +19,7 @@ import httpx
 
 from ls_langchain.errors import LocalStudioError
 
-__all__ = ["LocalStudio", "find_executable", "free_port"]
+__all__ = ["LocalStudio", "find_executable", "free_port", "start_from_template"]
 
 _EXECUTABLE_ENV = "LS_LANGCHAIN_LABEL_STUDIO_BIN"
 _DEFAULT_USERNAME = "admin@example.com"
@@ -222,3 +222,31 @@ class LocalStudio:
     def set_legacy_tokens(self, enabled: bool) -> None:
         """Turn the organization's legacy ``Token <key>`` authentication on or off."""
         self._post_json("/api/jwt/settings", {"legacy_api_tokens_enabled": enabled, "api_tokens_enabled": True})
+
+
+def _migrated_template(template: Path, scratch: Path, extra_env: dict[str, str]) -> Path:
+    """A data dir that has been migrated once (~40 s), made on first use and kept at ``template``."""
+    if (template / "label_studio.sqlite3").exists():
+        return template
+    building = scratch / "template"
+    with LocalStudio(building, extra_env=extra_env):
+        pass
+    template.parent.mkdir(parents=True, exist_ok=True)
+    staging = template.with_name(f"{template.name}.{os.getpid()}")
+    shutil.copytree(building, staging)
+    try:
+        staging.rename(template)
+    except OSError:  # another run made it first
+        shutil.rmtree(staging, ignore_errors=True)
+    return template
+
+
+def start_from_template(
+    template: Path, data_dir: Path, *, extra_env: dict[str, str] | None = None, port: int | None = None
+) -> LocalStudio:
+    """Start a Label Studio in ``data_dir``, a copy of a migrated template: ~8 s instead of ~40 s."""
+    env = dict(extra_env or {})
+    shutil.copytree(_migrated_template(template, data_dir.parent, env), data_dir)
+    studio = LocalStudio(data_dir, extra_env=env, port=port)
+    studio.start()
+    return studio
