@@ -9,15 +9,10 @@ from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, System
 from langchain_core.outputs import ChatGeneration, Generation
 
 from ls_langchain.labeling import LabelStudioMode, default_config, read_layout
-from ls_langchain.tasks import (
-    RunRecord,
-    build_task,
-    generation_text,
-    json_safe,
-    message_to_dict,
-    pick_model_name,
-    render_dialogue,
-)
+from ls_langchain.jsonsafe import json_safe
+from ls_langchain.messages import generation_to_dict, message_to_dict, render_dialogue
+from ls_langchain.runmeta import pick_model_name
+from ls_langchain.tasks import RunRecord, build_task
 
 PROMPT_LAYOUT = read_layout(default_config(LabelStudioMode.PROMPT))
 CHAT_LAYOUT = read_layout(default_config(LabelStudioMode.CHAT))
@@ -50,8 +45,8 @@ def test_dialogue_renders_as_readable_text() -> None:
 
 def test_tool_only_answer_still_has_text() -> None:
     generation = ChatGeneration(message=AIMessage("", tool_calls=[{"name": "f", "args": {}, "id": "1"}]))
-    assert generation_text(generation) == "Calls f({})"
-    assert generation_text(Generation(text="plain")) == "plain"
+    assert generation_to_dict(generation)["content"] == "Calls f({})"
+    assert generation_to_dict(Generation(text="plain")) == {"role": "assistant", "content": "plain"}
 
 
 def test_prompt_record_in_prompt_project() -> None:

@@ -1,16 +1,20 @@
 """``LabelStudioCallbackHandler``: every LLM or chat-model call of a LangChain program becomes a Label Studio task.
 
-The hooks only record: ``on_llm_end`` turns the run into a ``RunRecord`` and appends it to the durable outbox; a
-background worker imports records in batches. Nothing on the LLM call's path touches the network, and nothing
-the handler does can break the user's chain.
+The hooks only record: the start hooks keep what the run was asked, ``on_llm_new_token`` notes the first token,
+``on_llm_end`` (or ``on_llm_error`` with ``log_errors``) turns the run into ``RunRecord``s, masks them and appends
+them to the durable outbox; a background worker imports records in batches. Chain and tool hooks only remember
+parent links, so each model call of an agent knows the root run it belongs to. Nothing on the LLM call's path
+touches the network, and nothing the handler does can break the user's chain.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,12 +26,15 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from ls_langchain.delivery import OutboxFullError, worker_for
+from ls_langchain.delivery import DeliveryWorker, OutboxFullError, worker_for
 from ls_langchain.destination import ProjectDestination, ProjectSpec
 from ls_langchain.errors import ConfigurationError, LabelingConfigError, ProjectNotFoundError, StudioError
 from ls_langchain.labeling import LabelStudioMode, default_config, read_layout
+from ls_langchain.masking import MASKED, Mask, mask_record
+from ls_langchain.messages import conversation_to_dicts, generation_to_dict
+from ls_langchain.runmeta import pick_model_name, run_meta
 from ls_langchain.studio import Project, Studio
-from ls_langchain.tasks import RunRecord, generation_text, json_safe, message_to_dict, pick_model_name
+from ls_langchain.tasks import RunRecord
 
 __all__ = ["DEFAULT_PROJECT_NAME", "LabelStudioCallbackHandler"]
 
@@ -37,6 +44,10 @@ DEFAULT_PROJECT_NAME = "LangChain-%Y-%m-%d"
 _DEFAULT_URL = "http://localhost:8080"
 # Runs that started but never ended nor failed (a cancelled task, say) are forgotten past this many.
 _MAX_OPEN_RUNS = 10_000
+_ENABLED_ENV = "LS_LANGCHAIN_ENABLED"
+_SAMPLE_RATE_ENV = "LS_LANGCHAIN_SAMPLE_RATE"
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "no", "off"})
 
 
 @dataclass
@@ -48,9 +59,11 @@ class _Run:
     metadata: dict[str, Any]
     invocation_params: dict[str, Any]
     parent_run_id: UUID | None
+    root_run_id: UUID | None
     tags: list[str]
     class_name: str | None
     started: float = field(default_factory=time.time)
+    first_token: float | None = None
 
 
 def _resolve_api_key(api_key: str | None) -> str:
@@ -89,6 +102,39 @@ def _resolve_project_id(project_id: int | str | None) -> int | None:
         ) from exc
 
 
+def _resolve_enabled(enabled: bool | None) -> bool:
+    if enabled is not None:
+        return bool(enabled)
+    raw = os.environ.get(_ENABLED_ENV, "").strip()
+    if not raw or raw.lower() in _TRUE_WORDS:
+        return True
+    if raw.lower() in _FALSE_WORDS:
+        return False
+    raise ConfigurationError(f"{_ENABLED_ENV}={raw!r} is neither on nor off: use true/false, 1/0, yes/no or on/off.")
+
+
+def _resolve_sample_rate(sample_rate: float | None) -> float:
+    value: object = sample_rate
+    if sample_rate is None:
+        value = os.environ.get(_SAMPLE_RATE_ENV, "").strip() or "1"
+        with contextlib.suppress(ValueError):
+            value = float(str(value))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ConfigurationError(
+            f"Sample rate {value!r} is not a number from 0 to 1 (argument sample_rate= or {_SAMPLE_RATE_ENV}): "
+            "0.1 logs one run in ten."
+        )
+    return float(value)
+
+
+def _sampled(run_id: UUID, rate: float) -> bool:
+    """Whether a run is logged: a hash of its id, so every process and handler answers the same for one run."""
+    if rate >= 1.0:
+        return True
+    digest = hashlib.blake2b(run_id.bytes, digest_size=8).digest()
+    return int.from_bytes(digest, "big") < rate * 2**64
+
+
 def _resolve_mode(mode: str | LabelStudioMode) -> LabelStudioMode:
     try:
         return LabelStudioMode(mode)
@@ -98,7 +144,12 @@ def _resolve_mode(mode: str | LabelStudioMode) -> LabelStudioMode:
 
 
 class LabelStudioCallbackHandler(BaseCallbackHandler):
-    """Logs LLM and chat-model calls into a Label Studio project; a drop-in for langchain_community's handler."""
+    """Logs LLM and chat-model calls into a Label Studio project; a drop-in for langchain_community's handler.
+
+    ``sample_rate`` logs that share of runs (decided by run id), ``mask`` rewrites every text before it is stored,
+    ``log_errors`` turns failed calls into tasks, and ``enabled=False`` (or ``LS_LANGCHAIN_ENABLED=false``) turns
+    the handler into a no-op that needs no Label Studio settings at all.
+    """
 
     # The hooks do no network I/O (a local SQLite append), so async chains may call them inline.
     run_inline = True
@@ -113,12 +164,22 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         project_config: str | None = None,
         mode: str | LabelStudioMode = LabelStudioMode.PROMPT,
         *,
+        enabled: bool | None = None,
+        sample_rate: float | None = None,
+        mask: Mask | None = None,
+        log_errors: bool = False,
         outbox_dir: str | os.PathLike[str] | None = None,
         flush_at: int = 500,
         flush_interval: float = 1.0,
         retry_rejected_after: float = 30.0,
     ) -> None:
         super().__init__()
+        self.enabled = _resolve_enabled(enabled)
+        self.sample_rate = _resolve_sample_rate(sample_rate)
+        if mask is not None and not callable(mask):
+            raise ConfigurationError(f"mask must be a function from str to str, got {type(mask).__name__}.")
+        self.mask = mask
+        self.log_errors = log_errors
         self.mode = _resolve_mode(mode)
         self.url = _resolve_url(url)
         self.project_name = datetime.today().strftime(project_name)
@@ -126,6 +187,12 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
             raise ConfigurationError(f"Project name {self.project_name!r} is too short: Label Studio needs 3 or more.")
         self.project_config = project_config if project_config is not None else default_config(self.mode)
         read_layout(self.project_config)  # raises LabelingConfigError now rather than at the first import
+        self._runs: dict[UUID, _Run] = {}
+        self._parents: dict[UUID, UUID | None] = {}
+        self._destination: ProjectDestination | None = None
+        self._worker: DeliveryWorker | None = None
+        if not self.enabled:
+            return
         spec = ProjectSpec(self.url, _resolve_project_id(project_id), self.project_name, self.project_config)
         self._studio = Studio(self.url, _resolve_api_key(api_key))
         self._destination = ProjectDestination(self._studio, spec)
@@ -137,61 +204,118 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
             retry_rejected_after=retry_rejected_after,
         )
         self._worker.outbox.register(spec.key, spec.describe())
-        self._runs: dict[UUID, _Run] = {}
-        self._connect()
+        self._connect(self._destination, self._worker)
 
-    def _connect(self) -> None:
+    def _connect(self, destination: ProjectDestination, worker: DeliveryWorker) -> None:
         """Find or create the project now, so a wrong project id or config fails here; an unreachable or refusing
         server is reported once and does not stop logging: records wait in the outbox."""
         try:
-            project, _ = self._destination.resolve()
+            project, _ = destination.resolve()
         except (ProjectNotFoundError, LabelingConfigError):
             raise
         except StudioError as exc:
-            logger.error("ls-langchain: %s Runs are kept in %s until it works.", exc, self._worker.outbox.path)
+            logger.error("ls-langchain: %s Runs are kept in %s until it works.", exc, worker.outbox.path)
             return
         logger.info("ls-langchain: logging into %s", self._studio.project_url(project.id))
 
     @property
     def project(self) -> Project | None:
         """The Label Studio project runs go to, once it has been reached."""
-        return self._destination.project
+        return self._destination.project if self._destination else None
 
     @property
     def project_id(self) -> int | None:
+        if self._destination is None:
+            return None
         project = self._destination.project
         return project.id if project else self._destination.spec.project_id
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything logged so far is in Label Studio; False if ``timeout`` ran out first."""
-        return self._worker.flush(timeout)
+        return self._worker.flush(timeout) if self._worker else True
 
     def close(self, timeout: float | None = 5.0) -> bool:
         """Flush within ``timeout`` and stop the background worker; what is left stays in the outbox."""
-        return self._worker.close(timeout)
+        return self._worker.close(timeout) if self._worker else True
 
-    # LangChain hooks.
+    # A disabled handler asks LangChain not to call it at all.
+
+    @property
+    def ignore_llm(self) -> bool:
+        return not self.enabled
+
+    @property
+    def ignore_chat_model(self) -> bool:
+        return not self.enabled
+
+    @property
+    def ignore_chain(self) -> bool:
+        return not self.enabled
+
+    @property
+    def ignore_agent(self) -> bool:
+        return not self.enabled
+
+    # Chains and tools: only their parent links, to find the root run of each model call.
+
+    def _enter(self, run_id: UUID, parent_run_id: UUID | None) -> None:
+        if len(self._parents) >= _MAX_OPEN_RUNS:
+            _forget_oldest(self._parents)
+        self._parents[run_id] = parent_run_id
+
+    def _root(self, parent_run_id: UUID | None) -> UUID | None:
+        root = parent_run_id
+        for _ in range(_MAX_OPEN_RUNS):  # bounded, should a cycle ever appear
+            up = self._parents.get(root) if root is not None else None
+            if up is None:
+                return root
+            root = up
+        return root
+
+    def on_chain_start(
+        self, serialized: dict[str, Any], inputs: Any, *, run_id: UUID, parent_run_id: UUID | None = None, **_: Any
+    ) -> None:
+        self._enter(run_id, parent_run_id)
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **_: Any) -> None:
+        self._parents.pop(run_id, None)
+
+    def on_chain_error(self, error: BaseException, *, run_id: UUID, **_: Any) -> None:
+        self._parents.pop(run_id, None)
+
+    def on_tool_start(
+        self, serialized: dict[str, Any], input_str: str, *, run_id: UUID, parent_run_id: UUID | None = None, **_: Any
+    ) -> None:
+        self._enter(run_id, parent_run_id)
+
+    def on_tool_end(self, output: Any, *, run_id: UUID, **_: Any) -> None:
+        self._parents.pop(run_id, None)
+
+    def on_tool_error(self, error: BaseException, *, run_id: UUID, **_: Any) -> None:
+        self._parents.pop(run_id, None)
+
+    # LLM and chat-model hooks.
 
     def _start(
         self,
         run_id: UUID,
         serialized: dict[str, Any] | None,
-        prompts: list[str] | None,
-        messages: list[list[dict[str, Any]]] | None,
         parent_run_id: UUID | None,
         tags: list[str] | None,
         metadata: dict[str, Any] | None,
         invocation_params: dict[str, Any] | None,
+        prompts: list[str] | None = None,
+        messages: list[list[dict[str, Any]]] | None = None,
     ) -> None:
         if len(self._runs) >= _MAX_OPEN_RUNS:
-            oldest = min(self._runs, key=lambda key: self._runs[key].started)
-            self._runs.pop(oldest, None)
+            _forget_oldest(self._runs)
         self._runs[run_id] = _Run(
             prompts=prompts,
             messages=messages,
             metadata=metadata or {},
             invocation_params=invocation_params or {},
             parent_run_id=parent_run_id,
+            root_run_id=self._root(parent_run_id),
             tags=tags or [],
             class_name=_class_name(serialized),
         )
@@ -207,9 +331,10 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        self._start(
-            run_id, serialized, list(prompts), None, parent_run_id, tags, metadata, kwargs.get("invocation_params")
-        )
+        if not _sampled(run_id, self.sample_rate):
+            return
+        params = kwargs.get("invocation_params")
+        self._start(run_id, serialized, parent_run_id, tags, metadata, params, prompts=list(prompts))
 
     def on_chat_model_start(
         self,
@@ -222,19 +347,50 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        if not _sampled(run_id, self.sample_rate):
+            return
         try:
-            dialogues = [[message_to_dict(message) for message in batch] for batch in messages]
+            dialogues = [conversation_to_dicts(batch) for batch in messages]
         except Exception:  # an exotic message must not break the chain; log what can be read
             logger.exception("ls-langchain: could not read the messages of run %s", run_id)
             dialogues = [[{"role": "user", "content": str(batch)}] for batch in messages]
-        self._start(run_id, serialized, None, dialogues, parent_run_id, tags, metadata, kwargs.get("invocation_params"))
+        params = kwargs.get("invocation_params")
+        self._start(run_id, serialized, parent_run_id, tags, metadata, params, messages=dialogues)
 
-    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_new_token(
+        self, token: str | list[str | dict[str, Any]], *, chunk: Any = None, run_id: UUID, **_: Any
+    ) -> None:
+        run = self._runs.get(run_id)
+        if run is not None and run.first_token is None and (token or _has_tool_call_chunk(chunk)):
+            run.first_token = time.time()
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **_: Any) -> None:
         run = self._runs.pop(run_id, None)
-        if run is None:
+        if run is not None:
+            ended = time.time()
+            self._deliver(run_id, lambda: _records(run_id, run, response, ended))
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **_: Any) -> None:
+        run = self._runs.pop(run_id, None)
+        if run is not None and self.log_errors:
+            ended = time.time()
+            self._deliver(run_id, lambda: _failed_records(run_id, run, error, ended))
+
+    def _deliver(self, run_id: UUID, make_records: Callable[[], list[RunRecord]]) -> None:
+        """Mask the run's records and append them to the outbox; whatever goes wrong is logged, never raised."""
+        if self._worker is None or self._destination is None:
             return
         try:
-            for record in _records(run_id, run, response):
+            for record in make_records():
+                if self.mask is not None:
+                    record, failures = mask_record(record, self.mask)
+                    if failures:
+                        logger.warning(
+                            "ls-langchain: the mask failed on %d value(s) of run %s; they were logged as %r.",
+                            failures,
+                            run_id,
+                            MASKED,
+                        )
                 self._worker.submit(record.id, record.to_json())
         except OutboxFullError as exc:
             self._worker.outbox.note_dropped(self._destination.target)
@@ -242,8 +398,15 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         except Exception:
             logger.exception("ls-langchain: could not log run %s", run_id)
 
-    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._runs.pop(run_id, None)
+
+def _forget_oldest(runs: dict[UUID, Any]) -> None:
+    """Drop the entry added first (dicts keep insertion order): a run that never ended."""
+    with contextlib.suppress(StopIteration, RuntimeError):  # emptied or changed by another thread meanwhile
+        runs.pop(next(iter(runs)), None)
+
+
+def _has_tool_call_chunk(chunk: Any) -> bool:
+    return bool(getattr(getattr(chunk, "message", None), "tool_call_chunks", None))
 
 
 def _class_name(serialized: dict[str, Any] | None) -> str | None:
@@ -254,29 +417,68 @@ def _class_name(serialized: dict[str, Any] | None) -> str | None:
     return str(name) if name else None
 
 
-def _records(run_id: UUID, run: _Run, response: LLMResult) -> list[RunRecord]:
-    """One record per prompt (or conversation) of the run, each holding all of that prompt's candidates."""
-    inputs: Sequence[Any] = run.prompts if run.prompts is not None else run.messages or []
-    model_name = pick_model_name(run.metadata, run.invocation_params, response.llm_output) or run.class_name
-    meta = json_safe(
-        {
-            "run_id": str(run_id),
-            "parent_run_id": str(run.parent_run_id) if run.parent_run_id else None,
-            "tags": run.tags,
-            "latency_ms": round((time.time() - run.started) * 1000, 1),
-        }
+def _inputs(run: _Run) -> Sequence[Any]:
+    return run.prompts if run.prompts is not None else run.messages or []
+
+
+def _record_id(run_id: UUID, index: int, count: int) -> str:
+    return str(run_id) if count == 1 else f"{run_id}:{index}"
+
+
+def _meta(run_id: UUID, run: _Run, ended: float, **outcome: Any) -> dict[str, Any]:
+    return run_meta(
+        run_id=run_id,
+        parent_run_id=run.parent_run_id,
+        root_run_id=run.root_run_id,
+        tags=run.tags,
+        metadata=run.metadata,
+        invocation_params=run.invocation_params,
+        started=run.started,
+        ended=ended,
+        first_token=run.first_token,
+        **outcome,
     )
+
+
+def _records(run_id: UUID, run: _Run, response: LLMResult, ended: float) -> list[RunRecord]:
+    """One record per prompt (or conversation) of the run, each holding all of that prompt's candidates."""
+    inputs = _inputs(run)
+    model_name = pick_model_name(run.metadata, run.invocation_params, response.llm_output) or run.class_name
+    count = len(response.generations)
+    # The provider's llm_output covers the whole call: it describes one prompt only when there was one.
+    llm_output = response.llm_output if count == 1 else None
     records = []
     for index, generations in enumerate(response.generations):
         source = inputs[index] if index < len(inputs) else None
+        candidates = [generation_to_dict(generation) for generation in generations]
+        tool_calls = [candidate.get("tool_calls", []) for candidate in candidates]
         records.append(
             RunRecord(
-                id=str(run_id) if len(response.generations) == 1 else f"{run_id}:{index}",
-                responses=[generation_text(generation) for generation in generations],
+                id=_record_id(run_id, index, count),
+                responses=[str(candidate["content"]) for candidate in candidates],
                 prompt=source if isinstance(source, str) else None,
                 messages=source if isinstance(source, list) else None,
                 model_name=model_name,
-                meta=meta,
+                meta=_meta(run_id, run, ended, generations=generations, llm_output=llm_output),
+                response_tool_calls=tool_calls if any(tool_calls) else None,
             )
         )
     return records
+
+
+def _failed_records(run_id: UUID, run: _Run, error: BaseException, ended: float) -> list[RunRecord]:
+    """For ``log_errors``: one record per prompt of a failed run, without responses, its meta saying what failed."""
+    inputs = _inputs(run) or [None]
+    model_name = pick_model_name(run.metadata, run.invocation_params) or run.class_name
+    meta = _meta(run_id, run, ended, error=error)
+    return [
+        RunRecord(
+            id=_record_id(run_id, index, len(inputs)),
+            responses=[],
+            prompt=source if isinstance(source, str) else None,
+            messages=source if isinstance(source, list) else None,
+            model_name=model_name,
+            meta=meta,
+        )
+        for index, source in enumerate(inputs)
+    ]

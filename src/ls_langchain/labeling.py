@@ -14,7 +14,10 @@ from label_studio_sdk.label_interface import LabelInterface
 
 from ls_langchain.errors import LabelingConfigError
 
-__all__ = ["LabelStudioMode", "TaskLayout", "default_config", "read_layout"]
+__all__ = ["DEFAULT_IMAGES_KEY", "LabelStudioMode", "TaskLayout", "default_config", "read_layout"]
+
+#: The data key of a conversation's images when a config has no image list of its own.
+DEFAULT_IMAGES_KEY = "images"
 
 
 class LabelStudioMode(str, enum.Enum):
@@ -33,6 +36,7 @@ _PROMPT_CONFIG = """<View>
     <View className="prompt-box">
       <Text name="prompt" value="$prompt"/>
     </View>
+    <Image name="images" valueList="$images" maxHeight="400px"/>
     <TextArea name="response" toName="prompt" maxSubmissions="1" editable="true" required="true"/>
   </View>
   <Header value="Rate the response:"/>
@@ -43,6 +47,7 @@ _CHAT_CONFIG = """<View>
   <View className="root">
     <Paragraphs name="dialogue" value="$prompt" layout="dialogue" textKey="content" nameKey="role"
                 granularity="sentence"/>
+    <Image name="images" valueList="$images" maxHeight="400px"/>
     <Header value="Final response:"/>
     <TextArea name="response" toName="dialogue" maxSubmissions="1" editable="true" required="true"/>
   </View>
@@ -64,7 +69,8 @@ def default_config(mode: LabelStudioMode) -> str:
 
 @dataclass(frozen=True)
 class TaskLayout:
-    """Where a logged run goes in a project: the data key of the input, and the response TextArea."""
+    """Where a logged run goes in a project: the data key of the input, the response TextArea, and the data key of
+    an ``<Image valueList="$...">`` that shows the conversation's images, if the config has one."""
 
     input_name: str
     input_key: str
@@ -72,6 +78,7 @@ class TaskLayout:
     response_name: str
     text_key: str = "content"
     role_key: str = "role"
+    images_key: str | None = None
 
 
 def _parse(config: str) -> LabelInterface:
@@ -123,4 +130,14 @@ def read_layout(config: str) -> TaskLayout:
         # Paragraphs read each message's speaker and text from these keys (Label Studio's defaults: author, text).
         text_key=_attr(obj, "textKey") or "text",
         role_key=_attr(obj, "nameKey") or "author",
+        images_key=_images_key(interface),
     )
+
+
+def _images_key(interface: LabelInterface) -> str | None:
+    """The data key of the first ``<Image valueList="$key">``: a list of images, one shown at a time."""
+    for obj in interface.objects:
+        value_list = _attr(obj, "valueList")
+        if obj.tag == "Image" and value_list.startswith("$"):
+            return value_list[1:]
+    return None

@@ -1,4 +1,4 @@
-"""Pure functions that turn what a LangChain run holds into Label Studio task dicts.
+"""Pure functions that shape what an LLM run holds into a Label Studio task.
 
 The handler captures a run as a ``RunRecord`` (JSON-safe, independent of any project); ``build_task`` shapes it
 for a project's ``TaskLayout`` when it is sent, so one record fits a prompt-mode or a chat-mode project alike.
@@ -7,35 +7,22 @@ for a project's ``TaskLayout`` when it is sent, so one record fits a prompt-mode
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGeneration, Generation
+from ls_langchain.labeling import DEFAULT_IMAGES_KEY, TaskLayout
+from ls_langchain.messages import render_dialogue
 
-from ls_langchain.labeling import TaskLayout
-
-__all__ = [
-    "RunRecord",
-    "build_task",
-    "generation_text",
-    "json_safe",
-    "message_to_dict",
-    "pick_model_name",
-    "render_dialogue",
-]
-
-# LangChain message types -> the role names people and the OpenAI format use.
-_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool", "function": "tool"}
-_ROLE_TITLES = {"user": "User", "assistant": "Assistant", "system": "System", "tool": "Tool"}
-_MODEL_NAME_KEYS = ("model_name", "model", "deployment_name", "model_id")
+__all__ = ["RunRecord", "build_task"]
 
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One task's worth of an LLM run, as captured by the handler: the input, the candidates, the facts."""
+    """One task's worth of an LLM run, as captured by the handler: the input, the candidates, the facts.
+
+    ``responses`` holds each candidate's text; ``response_tool_calls`` the tool calls of each, in the same order,
+    when any candidate made some. A failed run logged with ``log_errors`` has no responses.
+    """
 
     id: str
     responses: list[str]
@@ -43,6 +30,7 @@ class RunRecord:
     messages: list[dict[str, Any]] | None = None
     model_name: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    response_tool_calls: list[list[dict[str, Any]]] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
@@ -50,82 +38,6 @@ class RunRecord:
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
         return cls(**json.loads(text))
-
-
-def json_safe(value: Any) -> Any:
-    """A copy of ``value`` that ``json.dumps`` accepts: unknown objects become readable strings, never errors."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        return {str(key): json_safe(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [json_safe(item) for item in value]
-    if hasattr(value, "model_dump"):
-        try:
-            return json_safe(value.model_dump(mode="json"))
-        except Exception:  # a pydantic model that cannot dump itself is shown by its repr
-            return repr(value)
-    return str(value)
-
-
-def _tool_call_text(name: str, args: Any) -> str:
-    arguments = args if isinstance(args, str) else json.dumps(args, ensure_ascii=False, sort_keys=True)
-    return f"{name}({arguments})"
-
-
-def message_to_dict(message: BaseMessage) -> dict[str, Any]:
-    """A message as a role/content dict: OpenAI role names, readable text, tool calls kept structured."""
-    role = getattr(message, "role", None) if message.type == "chat" else _ROLES.get(message.type, message.type)
-    content = message.text
-    result: dict[str, Any] = {"role": str(role or message.type), "content": content}
-    tool_calls = getattr(message, "tool_calls", None) or []
-    if tool_calls:
-        result["tool_calls"] = [
-            json_safe({"id": c.get("id"), "name": c["name"], "args": c["args"]}) for c in tool_calls
-        ]
-        calls = "\n".join(f"Calls {_tool_call_text(c['name'], c['args'])}" for c in tool_calls)
-        result["content"] = f"{content}\n{calls}" if content else calls
-    if message.type == "tool":
-        result["tool_call_id"] = getattr(message, "tool_call_id", None)
-        if message.name:
-            result["name"] = message.name
-    return result
-
-
-def render_dialogue(messages: Sequence[Mapping[str, Any]]) -> str:
-    """A conversation as plain text for a Text input: one ``Role: content`` paragraph per message."""
-    parts = []
-    for message in messages:
-        role = str(message.get("role", ""))
-        title = _ROLE_TITLES.get(role, role.title())
-        if role == "tool" and message.get("name"):
-            title = f"Tool {message['name']}"
-        parts.append(f"{title}: {message.get('content', '')}")
-    return "\n\n".join(parts)
-
-
-def generation_text(generation: Generation) -> str:
-    """The text of one candidate; a chat answer made only of tool calls reads as those calls."""
-    if isinstance(generation, ChatGeneration):
-        return str(message_to_dict(generation.message)["content"])
-    return generation.text
-
-
-def pick_model_name(
-    metadata: Mapping[str, Any] | None,
-    invocation_params: Mapping[str, Any] | None,
-    llm_output: Mapping[str, Any] | None = None,
-) -> str | None:
-    """The model's name: LangChain's ``ls_model_name``, then the invocation params, then the provider's output."""
-    if metadata and metadata.get("ls_model_name"):
-        return str(metadata["ls_model_name"])
-    for source in (invocation_params, llm_output):
-        for key in _MODEL_NAME_KEYS:
-            if source and source.get(key):
-                return str(source[key])
-    return None
 
 
 def _input_value(record: RunRecord, layout: TaskLayout) -> Any:
@@ -141,7 +53,11 @@ def _input_value(record: RunRecord, layout: TaskLayout) -> Any:
 
 
 def build_task(record: RunRecord, layout: TaskLayout) -> dict[str, Any]:
-    """The Label Studio task for a record: the input under the config's variable, one prediction per candidate."""
+    """The Label Studio task for a record: the input under the config's variable, one prediction per candidate.
+
+    Images of the conversation go, in order, under the config's image list (``[image N]`` in the text points at
+    the N-th); the key is left out when there are none, since Label Studio's image viewer fails on an empty list.
+    """
     model_version = record.model_name or "unknown"
     predictions = [
         {
@@ -157,5 +73,11 @@ def build_task(record: RunRecord, layout: TaskLayout) -> dict[str, Any]:
         }
         for text in record.responses
     ]
+    data: dict[str, Any] = {layout.input_key: _input_value(record, layout)}
+    images = [image for message in record.messages or () for image in message.get("images", ())]
+    if images:
+        data[layout.images_key or DEFAULT_IMAGES_KEY] = images
+    if record.response_tool_calls:
+        data["response_tool_calls"] = record.response_tool_calls
     meta = {**record.meta, "model_name": record.model_name, "record_id": record.id}
-    return {"data": {layout.input_key: _input_value(record, layout)}, "meta": meta, "predictions": predictions}
+    return {"data": data, "meta": meta, "predictions": predictions}

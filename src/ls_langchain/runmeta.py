@@ -1,0 +1,139 @@
+"""Pure functions that turn the facts of one LLM run into a task's ``meta``: what a team filters and evaluates on.
+
+Model and provider, invocation parameters, token usage, timings, lineage (run, parent and root run ids), tags and
+the user's metadata. Secrets never get in: entries whose key names one (``api_key``, ``*token``, ``password``...)
+and pydantic secret values are dropped, wherever they sit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+from langchain_core.outputs import Generation
+from pydantic import SecretBytes, SecretStr
+
+from ls_langchain.jsonsafe import json_safe
+
+__all__ = ["drop_secrets", "finish_reasons", "pick_model_name", "run_meta", "token_usage"]
+
+_SECRET_KEY = re.compile(
+    r"api[_-]?key|secret|passw(?:or)?d|authori[sz]ation|credential|private[_-]?key|cookie|token$", re.IGNORECASE
+)
+_MODEL_NAME_KEYS = ("model_name", "model", "deployment_name", "model_id")
+_MAX_TOKENS_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "max_new_tokens", "num_predict")
+# OpenAI-style usage names -> LangChain's usage_metadata names, so every provider reads the same.
+_USAGE_NAMES = {"prompt_tokens": "input_tokens", "completion_tokens": "output_tokens"}
+_ERROR_MESSAGE_LIMIT = 2000
+
+
+def drop_secrets(value: Any) -> Any:
+    """A copy without entries whose key names a secret and without pydantic secret values, at any depth."""
+    if isinstance(value, Mapping):
+        return {
+            key: drop_secrets(item)
+            for key, item in value.items()
+            if not (isinstance(key, str) and _SECRET_KEY.search(key)) and not isinstance(item, (SecretStr, SecretBytes))
+        }
+    if isinstance(value, (list, tuple)):
+        return [drop_secrets(item) for item in value if not isinstance(item, (SecretStr, SecretBytes))]
+    return value
+
+
+def pick_model_name(
+    metadata: Mapping[str, Any] | None,
+    invocation_params: Mapping[str, Any] | None,
+    llm_output: Mapping[str, Any] | None = None,
+) -> str | None:
+    """The model's name: LangChain's ``ls_model_name``, then the invocation params, then the provider's output."""
+    if metadata and metadata.get("ls_model_name"):
+        return str(metadata["ls_model_name"])
+    for source in (invocation_params, llm_output):
+        for key in _MODEL_NAME_KEYS:
+            if source and source.get(key):
+                return str(source[key])
+    return None
+
+
+def token_usage(generations: Sequence[Generation], llm_output: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Token counts: the message's ``usage_metadata`` when the model gives it, else the provider's ``llm_output``.
+
+    With several candidates LangChain repeats the call's usage on each message, so the first one found is the call's.
+    """
+    for generation in generations:
+        usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+        if usage:
+            return {key: value for key, value in dict(usage).items() if value not in (None, {})}
+    raw = (llm_output or {}).get("token_usage") or (llm_output or {}).get("usage")
+    if not isinstance(raw, Mapping) or not raw:
+        return None
+    return {_USAGE_NAMES.get(str(key), str(key)): value for key, value in raw.items() if value not in (None, {})}
+
+
+def finish_reasons(generations: Sequence[Generation]) -> list[str | None]:
+    """Why each candidate stopped (``stop``, ``length``, ``tool_calls``...), as the provider said."""
+    reasons = []
+    for generation in generations:
+        info = generation.generation_info or {}
+        response_metadata = getattr(getattr(generation, "message", None), "response_metadata", None) or {}
+        reason = info.get("finish_reason") or response_metadata.get("finish_reason")
+        reasons.append(str(reason) if reason is not None else None)
+    return reasons
+
+
+def _max_tokens(metadata: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
+    if metadata.get("ls_max_tokens") is not None:
+        return metadata["ls_max_tokens"]
+    return next((params[key] for key in _MAX_TOKENS_KEYS if params.get(key) is not None), None)
+
+
+def _milliseconds(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def run_meta(
+    *,
+    run_id: UUID,
+    parent_run_id: UUID | None,
+    root_run_id: UUID | None,
+    tags: Sequence[str],
+    metadata: Mapping[str, Any],
+    invocation_params: Mapping[str, Any],
+    started: float,
+    ended: float,
+    first_token: float | None,
+    generations: Sequence[Generation] = (),
+    llm_output: Mapping[str, Any] | None = None,
+    error: BaseException | None = None,
+) -> dict[str, Any]:
+    """The ``meta`` of a run's task, JSON-safe and free of secrets; times are ``time.time()`` seconds."""
+    params = drop_secrets(dict(invocation_params))
+    user_metadata = {
+        key: value for key, value in metadata.items() if not key.startswith("ls_") and key != "lc_versions"
+    }
+    meta: dict[str, Any] = {
+        "run_id": str(run_id),
+        "parent_run_id": str(parent_run_id) if parent_run_id else None,
+        "root_run_id": str(root_run_id or run_id),
+        "started_at": datetime.fromtimestamp(started, tz=timezone.utc).isoformat(timespec="milliseconds"),
+        "latency_ms": _milliseconds(ended - started),
+        "streamed": first_token is not None,
+        "provider": metadata.get("ls_provider") or (llm_output or {}).get("model_provider"),
+        "model_type": metadata.get("ls_model_type"),
+        "temperature": metadata.get("ls_temperature", params.get("temperature")),
+        "max_tokens": _max_tokens(metadata, params),
+        "invocation_params": params,
+        "usage": token_usage(generations, llm_output),
+        "finish_reasons": finish_reasons(generations) or None,
+        "tags": list(tags),
+        "metadata": drop_secrets(user_metadata),
+    }
+    if first_token is not None:
+        meta["time_to_first_token_ms"] = _milliseconds(first_token - started)
+    if error is not None:
+        meta["error"] = {"type": type(error).__name__, "message": str(error)[:_ERROR_MESSAGE_LIMIT]}
+    safe: dict[str, Any] = json_safe({key: value for key, value in meta.items() if value is not None})
+    return safe
