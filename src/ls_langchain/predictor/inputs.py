@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import ipaddress
 import json
 import mimetypes
@@ -60,6 +61,12 @@ def template_fields(source: Any, data: Mapping[str, Any], source_text: str, labe
     return fields
 
 
+@functools.lru_cache(maxsize=8)
+def _studio(url: str, api_key: str) -> Studio:
+    """One client per Label Studio and key, kept across requests (it holds the refreshed access token)."""
+    return Studio(url, api_key)
+
+
 def _is_blocked(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     return ip.is_link_local or ip in _METADATA_ADDRESSES
@@ -72,7 +79,6 @@ class MediaLoader:
         self._settings = settings
         url, key = settings.label_studio_url, settings.label_studio_api_key
         self._studio_url = url.rstrip("/") if url else None
-        self._studio: Studio | None = None
         self._studio_key = key
 
     async def source_text(self, source: Any, data: Mapping[str, Any]) -> str:
@@ -163,9 +169,7 @@ class MediaLoader:
                 f"{url[:80]} is a Label Studio file: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for the backend "
                 "so that it can read it."
             )
-        if self._studio is None:
-            self._studio = Studio(self._studio_url, self._studio_key)
-        studio = self._studio
+        studio = _studio(self._studio_url, self._studio_key)
         try:
             return await asyncio.to_thread(studio.download, url, max_bytes=self._settings.max_image_bytes)
         except LSLangChainError as exc:
