@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from label_studio_sdk import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
 from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, TEXT_CLASSIFICATION
 
 from ls_langchain.localstudio import LocalStudio, free_port
@@ -73,7 +74,15 @@ def image_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def backend(studio: LocalStudio, pat: str, llm: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def serve_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the backend subprocess writes its console output."""
+    return tmp_path_factory.mktemp("serve") / "serve.log"
+
+
+@pytest.fixture(scope="module")
+def backend(
+    studio: LocalStudio, pat: str, llm: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory, serve_log: Path
+) -> Iterator[str]:
     """``ls-langchain serve`` in a subprocess on a free loopback port; yields its URL."""
     port = free_port()
     env = {
@@ -85,7 +94,7 @@ def backend(studio: LocalStudio, pat: str, llm: FakeOpenAI, tmp_path_factory: py
         "LABEL_STUDIO_URL": studio.url,
         "LABEL_STUDIO_API_KEY": pat,
     }
-    log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")
+    log = serve_log.open("w")
     command = [sys.executable, "-m", "ls_langchain.cli", "-v", "serve", "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -261,3 +270,20 @@ def test_image_summarization_end_to_end_with_vision(
     assert all(results_by_name(p.result)["category"] == {"choices": ["Groceries"]} for p in predictions)
     images = [r.json["messages"][0]["content"][1]["image_url"]["url"] for r in llm.requests[seen:]]
     assert images == [PNG_URI_PREFIX, PNG_URI_PREFIX]  # both the Label Studio file and the public URL, inlined
+
+
+def test_label_studio_refuses_a_backend_with_bad_settings_and_the_log_says_why(
+    ls: LabelStudio, backend: str, title: str, serve_log: Path
+) -> None:
+    """Label Studio shows only "400 Client Error" from /setup; the backend's console has the one-line reason."""
+    project = ls.projects.create(title=title, label_config=TEXT_CLASSIFICATION)
+    with pytest.raises(ApiError) as refused:
+        ls.ml.create(url=backend, project=project.id, extra_params={"OPENAI_PROVIDER": "nosuch:model"})
+    assert refused.value.status_code == 400
+    assert "400 Client Error" in str(refused.value.body)
+    deadline = time.monotonic() + 5
+    while "POST /setup refused: Cannot set up the chat model for OPENAI_PROVIDER=nosuch:model" not in (
+        serve_log.read_text()
+    ):
+        assert time.monotonic() < deadline, serve_log.read_text()[-2000:]
+        time.sleep(0.1)

@@ -135,7 +135,10 @@ def create_app(
 
     @app.exception_handler(LSLangChainError)
     async def ours(request: Request, exc: LSLangChainError) -> JSONResponse:
-        return _error(400, scrub(str(exc), base.secrets()))
+        message = scrub(str(exc), base.secrets())
+        # Label Studio shows only "400 Client Error" to its user and points them at this log.
+        logger.warning("%s %s refused: %s", request.method, request.url.path, message)
+        return _error(400, message)
 
     @app.get("/")
     @app.get("/health")
