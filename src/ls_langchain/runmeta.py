@@ -112,7 +112,7 @@ def run_meta(
     """The ``meta`` of a run's task, JSON-safe and free of secrets; times are ``time.time()`` seconds."""
     params = drop_secrets(dict(invocation_params))
     user_metadata = {
-        key: value for key, value in metadata.items() if not key.startswith("ls_") and key != "lc_versions"
+        key: value for key, value in metadata.items() if not str(key).startswith("ls_") and key != "lc_versions"
     }
     meta: dict[str, Any] = {
         "run_id": str(run_id),
