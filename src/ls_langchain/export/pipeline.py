@@ -26,6 +26,9 @@ __all__ = ["FORMATS", "ExportSummary", "Format", "export_project"]
 Format = Literal["sft", "preference", "eval"]
 FORMATS: tuple[Format, ...] = ("sft", "preference", "eval")
 Progress = Callable[[int, int], None]
+# Label Studio 1.23 answers a page of full tasks in ~9 ms per task plus a fixed cost per page: 2,000 tasks read in
+# 17 s by 500s against 32 s by 100s (measured here); a page of 500 is about 1 MB of JSON.
+_PAGE_SIZE = 500
 
 _REASONS = {
     "not_annotated": "not annotated",
@@ -115,7 +118,7 @@ def export_project(
     filters: Filters | None = None,
     completions: bool = False,
     progress: Progress | None = None,
-    page_size: int = 100,
+    page_size: int = _PAGE_SIZE,
 ) -> ExportSummary:
     """Export a project's annotations as ``sft`` or ``preference`` JSON Lines, or an ``eval`` report (Markdown at
     ``out``, JSON and PNG charts beside it). ``completions`` writes prompt/completion SFT lines instead of chats;
