@@ -113,3 +113,43 @@ def test_several_annotators_give_one_line_each_unless_they_agree(
     finals = [line["messages"][-1]["content"] for line in read_lines(tmp_path / "o.jsonl")]
     assert finals == ["First view.", "Second view.", "Same."]
     assert summary.records == 3
+
+
+# Label Studio's "collecting data for LLM supervised fine-tuning" example: the chat under $dialogue, plus a prompt
+# TextArea; the answer TextArea is the one named "response".
+_SFT_EXAMPLE_CONFIG = """<View>
+  <Paragraphs name="chat" value="$dialogue" layout="dialogue" textKey="text" nameKey="author"/>
+  <TextArea name="prompt" toName="chat" rows="4" editable="true" maxSubmissions="1" showSubmitButton="false"/>
+  <TextArea name="response" toName="chat" rows="4" editable="true" smart="false" maxSubmissions="1"/>
+</View>"""
+
+
+def test_a_custom_dialogue_config_with_its_own_keys_and_speaker_names(
+    studio_client: Studio, ls: LabelStudio, make_project, tmp_path: Path
+) -> None:
+    dialogue = [
+        {"author": "Human", "text": "What is the capital of France?"},
+        {"author": "Bot", "text": "Paris."},
+        {"author": "Human", "text": "Tell me a joke."},
+    ]
+    project, (task,) = make_project(_SFT_EXAMPLE_CONFIG, [{"data": {"dialogue": dialogue}}])
+    ls.annotations.create(
+        id=task,
+        result=[
+            {"from_name": "prompt", "to_name": "chat", "type": "textarea", "value": {"text": ["ignored"]}},
+            answer("Why did the chicken cross the road?", to="chat"),
+        ],
+    )
+
+    export_project(studio_client, project, "sft", tmp_path / "o.jsonl")
+
+    assert read_lines(tmp_path / "o.jsonl") == [
+        {
+            "messages": [
+                {"role": "user", "content": "What is the capital of France?"},
+                {"role": "assistant", "content": "Paris."},
+                {"role": "user", "content": "Tell me a joke."},
+                {"role": "assistant", "content": "Why did the chicken cross the road?"},
+            ]
+        }
+    ]
