@@ -1,4 +1,4 @@
-"""Shaping runs into tasks: roles, tool calls, text rendering, candidates, model names, JSON safety."""
+"""Shaping runs into tasks: roles, tool calls, images, text rendering, candidates, model names, meta, masking."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ from datetime import datetime
 
 from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, Generation
+from pydantic import SecretStr
 
-from ls_langchain.labeling import LabelStudioMode, default_config, read_layout
 from ls_langchain.jsonsafe import json_safe
+from ls_langchain.labeling import LabelStudioMode, default_config, read_layout
+from ls_langchain.masking import MASKED, mask_record
 from ls_langchain.messages import generation_to_dict, message_to_dict, render_dialogue
-from ls_langchain.runmeta import pick_model_name
+from ls_langchain.runmeta import drop_secrets, pick_model_name, token_usage
 from ls_langchain.tasks import RunRecord, build_task
 
 PROMPT_LAYOUT = read_layout(default_config(LabelStudioMode.PROMPT))
@@ -104,3 +106,84 @@ def test_json_safe_never_raises() -> None:
 def test_record_round_trips_through_json() -> None:
     record = RunRecord(id="r", responses=["x"], messages=[{"role": "user", "content": "é"}], meta={"k": 1})
     assert RunRecord.from_json(record.to_json()) == record
+
+
+def test_image_blocks_in_every_common_form_become_urls_or_data_uris() -> None:
+    message = HumanMessage(
+        content=[
+            {"type": "text", "text": "Compare"},
+            {"type": "image_url", "image_url": {"url": "https://a.example/1.png"}},
+            {"type": "image_url", "image_url": "https://a.example/2.png"},
+            {"type": "image", "url": "https://a.example/3.png"},
+            {"type": "image", "base64": "QUJD", "mime_type": "image/jpeg"},
+            {"type": "image", "source_type": "base64", "data": "REVG", "mime_type": "image/webp"},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/gif", "data": "R0lG"}},
+            {"type": "input_audio", "input_audio": {"data": "...", "format": "wav"}},
+        ]
+    )
+    as_dict = message_to_dict(message, first_image=4)
+    assert as_dict["images"] == [
+        "https://a.example/1.png",
+        "https://a.example/2.png",
+        "https://a.example/3.png",
+        "data:image/jpeg;base64,QUJD",
+        "data:image/webp;base64,REVG",
+        "data:image/gif;base64,R0lG",
+    ]
+    assert as_dict["content"] == "\n".join(["Compare", *(f"[image {n}]" for n in range(4, 10)), "[input_audio]"])
+
+
+def test_images_stay_out_of_data_when_there_are_none() -> None:
+    record = RunRecord(id="r", responses=["x"], messages=[{"role": "user", "content": "Hi"}])
+    assert "images" not in build_task(record, CHAT_LAYOUT)["data"]
+    with_image = RunRecord(id="r", responses=["x"], messages=[{"role": "user", "content": "", "images": ["u"]}])
+    custom = read_layout(
+        '<View><Text name="t" value="$text"/><Image name="pics" valueList="$pictures"/>'
+        '<TextArea name="response" toName="t"/></View>'
+    )
+    assert build_task(with_image, custom)["data"]["pictures"] == ["u"]
+
+
+def test_secrets_are_dropped_at_any_depth() -> None:
+    params = {
+        "model": "m",
+        "max_tokens": 5,
+        "openai_api_key": "a",
+        "apiKey": "b",
+        "hf_token": "c",
+        "client_secret": "d",
+        "nested": [{"Authorization": "e", "keep": SecretStr("f")}, "ok"],
+        "password": "g",
+    }
+    assert drop_secrets(params) == {"model": "m", "max_tokens": 5, "nested": [{}, "ok"]}
+
+
+def test_usage_from_llm_output_uses_langchain_names() -> None:
+    llm_output = {"token_usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7, "details": None}}
+    assert token_usage([Generation(text="x")], llm_output) == {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
+    assert token_usage([Generation(text="x")], None) is None
+
+
+def test_mask_reaches_every_text_but_the_record_id() -> None:
+    record = RunRecord(
+        id="secret-id",
+        responses=["secret answer"],
+        messages=[{"role": "user", "content": "a secret", "images": ["data:secret"]}],
+        meta={"tags": ["secret"], "n": 1},
+        response_tool_calls=[[{"name": "f", "args": {"q": "secret"}}]],
+    )
+    masked, failures = mask_record(record, lambda text: text.replace("secret", "***"))
+    assert failures == 0 and masked.id == "secret-id"
+    assert "secret" not in masked.to_json().replace('"secret-id"', "")
+    assert masked.meta["n"] == 1
+
+
+def test_a_mask_that_fails_or_returns_no_text_masks_fully() -> None:
+    def bad(text: str) -> str:
+        if text == "boom":
+            raise RuntimeError(text)
+        return None if text == "none" else text  # type: ignore[return-value]
+
+    record = RunRecord(id="r", responses=["boom", "none", "fine"])
+    masked, failures = mask_record(record, bad)
+    assert masked.responses == [MASKED, MASKED, "fine"] and failures == 2
