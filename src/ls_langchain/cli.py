@@ -6,13 +6,17 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import MofNCompleteColumn, Progress
+from rich.table import Table
 
+from ls_langchain.delivery import OUTBOX_DIR_ENV, Outbox, worker_for
+from ls_langchain.destination import ProjectSpec, waiting_destinations
 from ls_langchain.errors import ConfigurationError, LSLangChainError
 from ls_langchain.export import FORMATS, Filters, export_project
 from ls_langchain.studio import Studio
@@ -27,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Each subcommand registers itself here: `_add_<name>(commands)` sets `handler` to a function of args -> exit code.
     _add_export(commands)
     _add_serve(commands)
+    _add_outbox(commands)
     return parser
 
 
@@ -80,7 +85,8 @@ def _export(args: argparse.Namespace) -> int:
         limit=args.limit,
     )
     console = Console(stderr=True)
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as bar:
+    columns = (*Progress.get_default_columns(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(f"Exporting project {args.project}", total=None)
         summary = export_project(
             _studio(args),
@@ -111,6 +117,71 @@ def _serve(args: argparse.Namespace) -> int:
 
     serve(args.host, args.port, log_level="info" if args.verbose else "warning")
     return 0
+
+
+def _add_outbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    outbox = commands.add_parser("outbox", help="see and push the runs waiting for Label Studio")
+    actions = outbox.add_subparsers(dest="action", required=True, metavar="ACTION")
+    status = actions.add_parser("status", help="pending runs per project, the oldest one's age, the last error")
+    flush = actions.add_parser("flush", help="send every waiting run now, with a progress bar")
+    flush.add_argument("--url", help="only the projects on this Label Studio")
+    flush.add_argument("--api-key", help="Label Studio API key (default: LABEL_STUDIO_API_KEY)")
+    flush.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS", help="give up after this long")
+    for command in (status, flush):
+        command.add_argument(
+            "--outbox-dir", type=Path, help=f"the outbox folder (default: {OUTBOX_DIR_ENV}, then the user data dir)"
+        )
+    status.set_defaults(handler=_outbox_status)
+    flush.set_defaults(handler=_outbox_flush)
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _outbox_status(args: argparse.Namespace) -> int:
+    outbox = Outbox(args.outbox_dir)
+    table = Table(title=f"Outbox {outbox.path}")
+    for column in ("Label Studio project", "pending", "oldest", "delivered", "dropped", "last error"):
+        table.add_column(column)
+    now = time.time()
+    for status in outbox.status():
+        spec = ProjectSpec.from_description(status.spec)
+        project = f"id {spec.project_id}" if spec.project_id is not None else repr(spec.title)
+        oldest = _age(now - status.oldest) if status.oldest else "-"
+        error = f"{status.last_error} ({_age(now - status.last_error_at)} ago)" if status.last_error_at else "-"
+        table.add_row(
+            f"{spec.url} {project}", str(status.pending), oldest, str(status.delivered), str(status.dropped), error
+        )
+    # Off a terminal, rich would cut the table to 80 columns; a wide console keeps every value whole.
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
+    return 0
+
+
+def _outbox_flush(args: argparse.Namespace) -> int:
+    api_key = args.api_key or os.environ.get("LABEL_STUDIO_API_KEY")
+    if not api_key:
+        raise ConfigurationError("No Label Studio API key: set LABEL_STUDIO_API_KEY or pass --api-key.")
+    outbox = Outbox(args.outbox_dir)
+    deadline = time.monotonic() + args.timeout
+    unsent = 0
+    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), disable=not sys.stderr.isatty()) as bar:
+        for destination in waiting_destinations(outbox, api_key, args.url):
+            worker = worker_for(outbox.directory, destination, flush_interval=0.05, retry_rejected_after=5.0)
+            total = worker.pending()
+            task = bar.add_task(destination.target, total=total)
+            while not worker.flush(timeout=0.5) and time.monotonic() < deadline:
+                bar.update(task, completed=total - worker.pending())
+            bar.update(task, completed=total - worker.pending())
+            worker.close(timeout=0)
+            unsent += worker.pending()
+    for status in outbox.status():
+        if status.pending and status.last_error:
+            print(f"ls-langchain: {status.pending} runs still wait: {status.last_error}", file=sys.stderr)
+    return 1 if unsent else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ls_langchain.errors import ConfigurationError
-from ls_langchain.export.reading import user_id
 
 __all__ = ["Filters", "narrow"]
 
@@ -36,6 +35,13 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
+def _user_id(completed_by: Any) -> int | None:
+    """The annotator's id: task lists give an int, single tasks a user object."""
+    if isinstance(completed_by, dict):
+        completed_by = completed_by.get("id")
+    return int(completed_by) if isinstance(completed_by, int) else None
+
+
 def _within(stamp: Any, filters: Filters) -> bool:
     if filters.since is None and filters.until is None:
         return True
@@ -56,7 +62,7 @@ def narrow(task: Mapping[str, Any], filters: Filters) -> tuple[dict[str, Any] | 
     annotations = list(task.get("annotations") or ())
     if filters.model is not None:  # an annotation started from another model's answer judges that model
         annotations = [a for a in annotations if a.get("parent_prediction") in (None, *kept_ids)]
-    mine = [a for a in annotations if filters.annotator in (None, user_id(a.get("completed_by")))]
+    mine = [a for a in annotations if filters.annotator in (None, _user_id(a.get("completed_by")))]
     dated = [a for a in mine if _within(a.get("created_at"), filters)]
     narrowed = {**task, "predictions": predictions, "annotations": dated}
     if any(not a.get("was_cancelled") for a in dated):

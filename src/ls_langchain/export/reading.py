@@ -18,7 +18,7 @@ from ls_langchain.errors import LabelingConfigError
 from ls_langchain.labeling import TaskLayout
 from ls_langchain.labeling import read_layout as read_logged_layout
 
-__all__ = ["Candidate", "Judgement", "Layout", "Reading", "read_layout", "read_task", "user_id"]
+__all__ = ["Candidate", "Judgement", "Layout", "Reading", "read_layout", "read_task"]
 
 _INPUT_TAGS = ("Text", "HyperText", "Paragraphs")
 _LABEL_TAGS = ("Choices", "Taxonomy")
@@ -56,7 +56,6 @@ class Candidate:
 class Judgement:
     """What one annotator said about one task."""
 
-    annotator: int | None
     response: str | None  # the final answer: the annotator's text, or the prediction they accepted
     base: Candidate | None  # the model answer the annotator started from
     ratings: Mapping[str, int] = field(default_factory=dict)
@@ -74,12 +73,10 @@ class Judgement:
 class Reading:
     """One task as the exports see it."""
 
-    task_id: int
     messages: tuple[dict[str, Any], ...]  # the conversation up to the answer, OpenAI chat format
     prompt: str | None  # the single prompt text, for prompt-mode (Text) inputs
     candidates: tuple[Candidate, ...]
     judgements: tuple[Judgement, ...]
-    skipped: int  # annotations the annotator cancelled
     model_name: str  # from the task meta, for tasks without predictions
 
     @property
@@ -137,13 +134,6 @@ def read_layout(label_config: str) -> Layout:
     )
 
 
-def user_id(completed_by: Any) -> int | None:
-    """The annotator's id: task lists give an int, single tasks a user object."""
-    if isinstance(completed_by, dict):
-        completed_by = completed_by.get("id")
-    return int(completed_by) if isinstance(completed_by, int) else None
-
-
 def read_task(task: Mapping[str, Any], layout: Layout) -> Reading:
     """Read one task (a dict from ``Studio.iter_tasks``) through the project's layout."""
     data = task.get("data") or {}
@@ -155,12 +145,10 @@ def read_task(task: Mapping[str, Any], layout: Layout) -> Reading:
     )
     source = data.get(layout.input_key)
     return Reading(
-        task_id=int(task.get("id") or 0),
         messages=tuple(_messages(source, layout)),
         prompt=None if layout.dialogue else _text(source),
         candidates=candidates,
         judgements=judgements,
-        skipped=sum(1 for a in task.get("annotations") or () if a.get("was_cancelled")),
         model_name=str((task.get("meta") or {}).get("model_name") or "(unknown)"),
     )
 
@@ -220,7 +208,6 @@ def _judgement(
     response = answers[0] if answers else None
     base = _base(response, annotation.get("parent_prediction"), candidates)
     return Judgement(
-        annotator=user_id(annotation.get("completed_by")),
         # An annotator who judged without touching the answer kept the model's one.
         response=response if response is not None else (base.text if base else None),
         base=base,
