@@ -53,6 +53,20 @@ def test_an_unknown_extra_param_names_the_known_ones() -> None:
         Settings().merged({"MODEL_DIR": "/tmp"})
 
 
+@pytest.mark.parametrize("name", ["LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "ALLOW_LINK_LOCAL_URLS"])
+def test_what_guards_credentials_and_addresses_is_for_the_operator_only(name: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"{name} can only be set in the backend's environment"):
+        Settings(label_studio_api_key="ls-key").merged({name: "x"})
+
+
+def test_the_backends_key_does_not_follow_an_endpoint_a_project_sets() -> None:
+    backend = Settings(openai_api_key="sk-operator")
+    with pytest.raises(ConfigurationError, match="set AZURE_RESOURCE_ENDPOINT must set OPENAI_API_KEY too"):
+        backend.merged({"provider": "azure", "resource_endpoint": "https://elsewhere.example"})
+    own = backend.merged({"resource_endpoint": "https://elsewhere.example", "api_key": "sk-project"})
+    assert own.openai_api_key == "sk-project"
+
+
 def test_extra_params_arrive_as_an_object_or_a_json_string() -> None:
     """Defect of the example: extra params sent as an object crashed /setup."""
     assert parse_extra_params({"TEMPERATURE": 0.1}) == {"TEMPERATURE": 0.1}

@@ -21,8 +21,11 @@ __all__ = ["SECRET_FIELDS", "Settings", "parse_extra_params"]
 
 #: Fields that hold credentials: left out of ``repr``, of the model fingerprint, and of every message.
 SECRET_FIELDS = frozenset({"openai_api_key", "label_studio_api_key"})
-# Only the server's own environment may say where its state lives.
-_ENV_ONLY = frozenset({"model_dir"})
+# Only the server's operator may say where state lives, which Label Studio gets the backend's key, and whether
+# private addresses may be fetched: a project's extra params are set by whoever administers that project.
+_ENV_ONLY = frozenset({"model_dir", "label_studio_url", "label_studio_api_key", "allow_link_local_urls"})
+# Endpoints a project may redirect calls to; the backend's own key never follows them there.
+_ENDPOINTS = frozenset({"azure_resource_endpoint"})
 # The keys the example read from extra params, and the setting each one means.
 _EXAMPLE_ALIASES = {
     "api_key": "openai_api_key",
@@ -97,6 +100,12 @@ class Settings:
             if name in _ENV_ONLY:
                 raise ConfigurationError(f"{name.upper()} can only be set in the backend's environment.")
             values[name] = value
+        moved = sorted(name.upper() for name in _ENDPOINTS & values.keys())
+        if moved and self.openai_api_key and not values.get("openai_api_key"):
+            raise ConfigurationError(
+                f"Extra params that set {', '.join(moved)} must set OPENAI_API_KEY too: the backend's own key is "
+                "only sent to the endpoints of its environment."
+            )
         return self._with(values, origin="extra param")
 
     def resolved_default_prompt(self) -> str | None:
