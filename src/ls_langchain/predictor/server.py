@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hmac
 import logging
 import os
@@ -23,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from langchain_core.language_models import BaseChatModel
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ls_langchain.errors import LSLangChainError
 from ls_langchain.predictor.interactive import TRAINING_EVENTS, LLMInteractive
@@ -92,6 +93,14 @@ def _basic_auth_ok(header: str | None, user: str, password: str) -> bool:
     return hmac.compare_digest(given_user, user) & hmac.compare_digest(given_password, password)
 
 
+def _warm_up() -> None:
+    """Load and build the OpenAI classes once now: Label Studio gives ``/setup`` 3 s, and a cold import takes 2."""
+    with contextlib.suppress(ImportError):
+        from langchain_openai import ChatOpenAI
+
+        ChatOpenAI(model="gpt-4o-mini", api_key=SecretStr("warm-up"))  # builds clients, makes no request
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -103,6 +112,7 @@ def create_app(
     if basic_auth is None and os.environ.get("BASIC_AUTH_USER") and os.environ.get("BASIC_AUTH_PASS"):
         basic_auth = (os.environ["BASIC_AUTH_USER"], os.environ["BASIC_AUTH_PASS"])
     state = ProjectState(base.model_dir)
+    _warm_up()
     counts: Counter[str] = Counter()
     # Chat models hold connection pools: one per distinct settings, not one per request.
     model_for = lru_cache(maxsize=32)(chat_model_factory or build_chat_model)
