@@ -12,13 +12,13 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ls_langchain.delivery.outbox import OutboxItem
+from ls_langchain.delivery.outbox import Outbox, OutboxItem
 from ls_langchain.errors import LabelingConfigError
 from ls_langchain.labeling import TaskLayout, read_layout
 from ls_langchain.studio import Project, Studio
 from ls_langchain.tasks import RunRecord, build_task
 
-__all__ = ["ProjectDestination", "ProjectSpec"]
+__all__ = ["ProjectDestination", "ProjectSpec", "waiting_destinations"]
 
 logger = logging.getLogger("ls_langchain")
 
@@ -39,8 +39,15 @@ class ProjectSpec:
         return f"{self.url} {project}"
 
     def describe(self) -> str:
-        """A JSON description for `ls-langchain outbox status`, without secrets."""
-        return json.dumps({"url": self.url, "project_id": self.project_id, "title": self.title})
+        """How to reach the project, as JSON for the outbox: enough to deliver without the handler, but no secret."""
+        return json.dumps(
+            {"url": self.url, "project_id": self.project_id, "title": self.title, "label_config": self.label_config}
+        )
+
+    @classmethod
+    def from_description(cls, text: str) -> ProjectSpec:
+        spec = json.loads(text)
+        return cls(spec["url"], spec.get("project_id"), spec["title"], spec.get("label_config") or "")
 
 
 class ProjectDestination:
@@ -92,3 +99,13 @@ class ProjectDestination:
         project, _ = self.resolve()
         wanted = {item.record_id for item in items}
         return wanted & self.studio.record_ids_since(project.id, watermark)
+
+
+def waiting_destinations(outbox: Outbox, api_key: str, url: str | None = None) -> list[ProjectDestination]:
+    """A destination for every project with records waiting in the outbox (only those on ``url`` if given)."""
+    destinations = []
+    for status in outbox.status():
+        spec = ProjectSpec.from_description(status.spec)
+        if status.pending and (url is None or spec.url == url.rstrip("/")):
+            destinations.append(ProjectDestination(Studio(spec.url, api_key), spec))
+    return destinations

@@ -214,7 +214,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         except (ProjectNotFoundError, LabelingConfigError):
             raise
         except StudioError as exc:
-            logger.error("ls-langchain: %s Runs are kept in %s until it works.", exc, worker.outbox.path)
+            worker.report(exc)  # logged once, even if the worker meets the same error again and again
             return
         logger.info("ls-langchain: logging into %s", self._studio.project_url(project.id))
 

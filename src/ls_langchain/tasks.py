@@ -7,7 +7,7 @@ for a project's ``TaskLayout`` when it is sent, so one record fits a prompt-mode
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ls_langchain.labeling import DEFAULT_IMAGES_KEY, TaskLayout
@@ -33,7 +33,9 @@ class RunRecord:
     response_tool_calls: list[list[dict[str, Any]]] | None = None
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        # A shallow dict of the fields, not dataclasses.asdict: its deep copy cost more than the rest of the hook.
+        fields_ = {f.name: getattr(self, f.name) for f in fields(self)}
+        return json.dumps(fields_, ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
