@@ -205,7 +205,11 @@ class LLMInteractive:
         async def one(task: Mapping[str, Any]) -> dict[str, Any]:
             async with slots:
                 try:
-                    result = await self._predict_task(task, prompt, deadline)
+                    # The deadline bounds the whole task (downloads too), not only the model calls.
+                    result = await asyncio.wait_for(self._predict_task(task, prompt, deadline), deadline - loop.time())
+                except TimeoutError:
+                    late = f"Not predicted within PREDICT_TIMEOUT={self.settings.predict_timeout:g}s of the batch."
+                    return {"result": [], "model_version": version, "error": late}
                 except (PredictionError, PromptTemplateError) as exc:
                     return {"result": [], "model_version": version, "error": str(exc)}
                 except Exception as exc:  # a bug or an odd model must not take the batch down
