@@ -9,6 +9,7 @@ the context, sends the webhook of a submitted annotation, and retrieves batch pr
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import http.server
 import json
@@ -79,41 +80,54 @@ def serve_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("serve") / "serve.log"
 
 
-@pytest.fixture(scope="module")
-def backend(
-    studio: LocalStudio, pat: str, llm: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory, serve_log: Path
-) -> Iterator[str]:
-    """``ls-langchain serve`` in a subprocess on a free loopback port; yields its URL."""
+@contextlib.contextmanager
+def running_backend(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``ls-langchain serve`` in a subprocess on a free loopback port; yields its URL once it answers HTTP."""
     port = free_port()
-    env = {
-        **os.environ,
+    command = [sys.executable, "-m", "ls_langchain.cli", "-v", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"ls-langchain serve did not start; see {log_path}")
+            time.sleep(0.1)
+        try:
+            yield url
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+    output = log_path.read_text()
+    assert OPENAI_KEY not in output and AZURE_KEY not in output
+
+
+@pytest.fixture(scope="module")
+def backend_env(
+    studio: LocalStudio, pat: str, llm: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
+    """The environment of the backend: the provider=openai path aimed at the test double, Label Studio's files."""
+    return {
         "MODEL_DIR": str(tmp_path_factory.mktemp("model_dir")),
         "OPENAI_API_KEY": OPENAI_KEY,
-        "OPENAI_BASE_URL": llm.base_url,  # read by ChatOpenAI itself: the provider=openai path, aimed at the double
+        "OPENAI_BASE_URL": llm.base_url,  # read by ChatOpenAI itself
         "OPENAI_MODEL": "gpt-4o-mini",
         "LABEL_STUDIO_URL": studio.url,
         "LABEL_STUDIO_API_KEY": pat,
     }
-    log = serve_log.open("w")
-    command = [sys.executable, "-m", "ls_langchain.cli", "-v", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError(f"ls-langchain serve did not start; see {log.name}")
-        time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
-    log.close()
-    assert OPENAI_KEY not in Path(log.name).read_text() and AZURE_KEY not in Path(log.name).read_text()
+
+
+@pytest.fixture(scope="module")
+def backend(backend_env: dict[str, str], serve_log: Path) -> Iterator[str]:
+    """The backend for this module's tests; yields its URL."""
+    with running_backend(backend_env, serve_log) as url:
+        yield url
 
 
 def studio_call(ls: LabelStudio, method: str, path: str, **kwargs: Any) -> Any:
@@ -287,3 +301,40 @@ def test_label_studio_refuses_a_backend_with_bad_settings_and_the_log_says_why(
     ):
         assert time.monotonic() < deadline, serve_log.read_text()[-2000:]
         time.sleep(0.1)
+
+
+def test_basic_auth_with_the_webhook_given_the_header(
+    ls: LabelStudio, backend_env: dict[str, str], title: str, tmp_path: Path
+) -> None:
+    """With BASIC_AUTH_USER/PASS, Label Studio sends them to /health, /setup and /predict; its webhook needs the
+    Authorization header added by hand (Settings > Webhooks), as the README says."""
+    env = {**backend_env, "MODEL_DIR": str(tmp_path / "model_dir"), "BASIC_AUTH_USER": "ls", "BASIC_AUTH_PASS": "pw"}
+    with running_backend(env, tmp_path / "serve.log") as url:
+        project = ls.projects.create(title=title, label_config=TEXT_CLASSIFICATION)
+        ls.projects.import_tasks(id=project.id, request=[{"text": "I love it when my computer crashes"}])
+        [task] = ls.tasks.list(project=project.id)
+        with pytest.raises(ApiError):  # without the credentials, Label Studio is refused at /health
+            ls.ml.create(url=url, project=project.id, is_interactive=True)
+        ml = ls.ml.create(
+            url=url,
+            project=project.id,
+            is_interactive=True,
+            auth_method="BASIC_AUTH",
+            basic_auth_user="ls",
+            basic_auth_pass="pw",
+        )
+        [webhook] = [w for w in ls.webhooks.list(project=project.id) if w.url == f"{url}/webhook"]
+        token = base64.b64encode(b"ls:pw").decode()
+        ls.webhooks.update(id=webhook.id, url=webhook.url, headers={"Authorization": f"Basic {token}"})
+        version_before = ls.ml.get(id=ml.id).model_version
+        ls.annotations.create(id=task.id, result=[prompt_item("text", "Is it sarcastic?")])
+        [listed] = ls.ml.list(project=project.id)
+        assert listed.state == "CO"
+        assert listed.model_version != version_before  # the webhook got through and stored the prompt
+        answer = studio_call(
+            ls,
+            "POST",
+            f"/api/ml/{ml.id}/interactive-annotating",
+            json={"task": task.id, "context": {"result": [prompt_item("text", "Classify")]}},
+        )
+        assert results_by_name(answer["data"]["result"])["sentiment"] == {"choices": ["Sarcastic"]}
