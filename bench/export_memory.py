@@ -3,7 +3,7 @@
 Each project holds annotated prompt-mode tasks (a prediction and an edited answer each, imported in bulk). Memory is
 the peak of Python allocations during the export (tracemalloc), so a streaming export stays flat as projects grow.
 
-    .venv/bin/python bench/export_memory.py --tasks 1000 10000 100000
+    .venv/bin/python bench/export_memory.py --tasks 1000 10000 100000 [--formats sft]
 
 Uses LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY when both are set, else starts a local Label Studio for the run.
 """
@@ -75,6 +75,7 @@ def _measure(studio: Studio, project: int, format: str, out: Path) -> tuple[floa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--formats", nargs="+", choices=["sft", "eval"], default=["sft", "eval"])
     args = parser.parse_args()
     rows = []
     with _studio() as studio, tempfile.TemporaryDirectory() as out_dir:
@@ -83,6 +84,8 @@ def main() -> None:
             project = _fill(studio, size)
             filled = time.perf_counter() - began
             for format, name in (("sft", "sft.jsonl"), ("eval", "report.md")):
+                if format not in args.formats:
+                    continue
                 seconds, peak, records = _measure(studio, project, format, Path(out_dir) / name)
                 rows.append((size, format, filled, seconds, size / seconds, peak, records))
                 print(f"{size} tasks, {format}: {seconds:.1f} s, peak {peak:.1f} MiB", flush=True)
