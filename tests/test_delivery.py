@@ -196,3 +196,27 @@ def test_32_threads_and_200_coroutines_at_once(studio: LocalStudio, tmp_path: Pa
     expected = {f"t{t}-{i}" for t in range(32) for i in range(200)} | {f"a-{i}" for i in range(200)}
     assert_exactly(studio, handler.project_id, expected)
     handler.close()
+
+
+def test_a_forked_child_keeps_logging(studio: LocalStudio, tmp_path: Path, title: str) -> None:
+    handler = handler_on(studio, tmp_path, project_name=title)
+    llm = FakeListLLM(responses=["ok"], callbacks=[handler])
+    for index in range(10):
+        llm.invoke(f"parent-{index}")
+    pid = os.fork()
+    if pid == 0:  # the child: its own worker thread, database connection and HTTP connections
+        code = 1
+        try:
+            for index in range(10):
+                llm.invoke(f"child-{index}")
+            code = 0 if handler.flush(timeout=60) else 2
+        finally:
+            os._exit(code)
+    for index in range(10, 20):
+        llm.invoke(f"parent-{index}")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert handler.flush(timeout=60)
+    expected = {f"parent-{i}" for i in range(20)} | {f"child-{i}" for i in range(10)}
+    assert_exactly(studio, handler.project_id, expected)
+    handler.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,8 +66,24 @@ class Studio:
 
     def __init__(self, url: str, api_key: str, *, timeout: float = 30.0) -> None:
         self.url = url.rstrip("/")
+        self._api_key = api_key
+        self._timeout = timeout
+        self._pid = os.getpid()
+        self._sdk = self._connect()
+
+    def _connect(self) -> LabelStudio:
         # Retries are the caller's decision: an import retried blindly by the SDK could make duplicate tasks.
-        self._client = LabelStudio(base_url=self.url, api_key=api_key, timeout=timeout, max_retries=0)
+        return LabelStudio(base_url=self.url, api_key=self._api_key, timeout=self._timeout, max_retries=0)
+
+    def __repr__(self) -> str:
+        return f"Studio(url={self.url!r})"  # never the key
+
+    @property
+    def _client(self) -> LabelStudio:
+        """The SDK client of this process: a forked child must not share the parent's pooled connections."""
+        if self._pid != os.getpid():
+            self._pid, self._sdk = os.getpid(), self._connect()
+        return self._sdk
 
     @property
     def client(self) -> LabelStudio:
@@ -164,12 +181,6 @@ class Studio:
             pager = self._client.tasks.list(project=project_id, page_size=page_size, fields="all", **filters)
             for task in pager:
                 yield task.model_dump(mode="json")
-
-    def task_count(self, project_id: int) -> int:
-        """How many tasks the project holds, as Label Studio counts them."""
-        with self._translated(f"counting the tasks of project {project_id}"):
-            project = self._client.projects.get(id=project_id)
-        return int(project.task_number or 0)
 
     def find_user(self, email: str) -> int | None:
         """The id of the user with this email (case-insensitive), or None when the server has no such user."""
