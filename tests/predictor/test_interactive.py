@@ -122,6 +122,14 @@ def test_num_responses_asks_openai_once_with_n(fake_openai: FakeOpenAI) -> None:
     assert [r.json.get("n") for r in fake_openai.requests] == [3]
 
 
+def test_num_responses_from_a_server_that_ignores_n_are_topped_up(fake_openai: FakeOpenAI) -> None:
+    fake_openai.responder = lambda request: [Reply(content=f"answer {len(fake_openai.requests)}")]
+    backend = LLMInteractive(PROMPT_ENGINEERING, openai_model(fake_openai), base_settings=QUIET, num_responses=3)
+    [prediction] = backend.predict([{"data": {"text": "t"}}], context("Go"))
+    assert len(by_name(prediction)["response"]["text"]) == 3
+    assert [r.json.get("n") for r in fake_openai.requests] == [3, None, None]
+
+
 def test_num_responses_with_a_model_without_n_makes_several_calls() -> None:
     """Test double: GenericFakeChatModel yields its messages in turn."""
     model = GenericFakeChatModel(messages=iter([AIMessage("a"), AIMessage("b")]))

@@ -273,12 +273,18 @@ class LLMInteractive:
         return answers, chosen
 
     async def _texts(self, message: HumanMessage, count: int, deadline: float) -> list[str]:
+        """``count`` answers: one request with ``n`` where the model takes it, one call per answer for the rest."""
         model = self.chat_model
-        if count > 1 and "n" in type(model).model_fields:  # one request asks for all the answers
+        texts: list[str] = []
+        if count > 1 and "n" in type(model).model_fields:
             result = await self._call(lambda: model.agenerate([[message]], n=count), deadline)
-            return [generation.text for generation in result.generations[0]]
-        replies = await asyncio.gather(*(self._call(lambda: model.ainvoke([message]), deadline) for _ in range(count)))
-        return [reply.text for reply in replies]
+            texts = [generation.text for generation in result.generations[0]][:count]
+        # Models without ``n``, and servers that ignore it (some OpenAI-compatible ones), get one call per answer.
+        missing = count - len(texts)
+        replies = await asyncio.gather(
+            *(self._call(lambda: model.ainvoke([message]), deadline) for _ in range(missing))
+        )
+        return texts + [reply.text for reply in replies]
 
     async def _call(self, make: Callable[[], Awaitable[T]], deadline: float) -> T:
         """One model call with LLM_TIMEOUT, retried while transient and while the batch has time left."""
