@@ -134,7 +134,7 @@ def export_project(
     layout = read_layout(project.label_config)
     _check(layout, format, completions=completions)
     filters = _resolve_annotator(studio, filters or Filters())
-    total = studio.task_count(project_id)
+    total = studio.count_tasks(project_id)
     if total == 0:
         raise ExportError(
             f"Project {project_id} ({project.title!r}) has no tasks yet: log LLM runs into it with "
