@@ -8,10 +8,20 @@ from typing import Any
 
 __all__ = ["json_safe"]
 
+# Exact types first: this runs on every logged call, and abstract-class checks cost more than the copying.
+_PLAIN = frozenset({str, int, bool, type(None)})
+
 
 def json_safe(value: Any) -> Any:
     """A copy of ``value`` that ``json.dumps`` accepts: unknown objects become readable strings, never errors."""
-    if value is None or isinstance(value, (bool, int, str)):
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        return {key if type(key) is str else str(key): json_safe(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [json_safe(item) for item in value]
+    if isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)

@@ -32,7 +32,7 @@ _ERROR_MESSAGE_LIMIT = 2000
 
 def drop_secrets(value: Any) -> Any:
     """A copy without entries whose key names a secret and without pydantic secret values, at any depth."""
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return {
             key: drop_secrets(item)
             for key, item in value.items()
@@ -40,6 +40,8 @@ def drop_secrets(value: Any) -> Any:
         }
     if isinstance(value, (list, tuple)):
         return [drop_secrets(item) for item in value if not isinstance(item, (SecretStr, SecretBytes))]
+    if isinstance(value, Mapping):
+        return drop_secrets(dict(value))
     return value
 
 
