@@ -80,6 +80,7 @@ def test_nothing_exported_exits_1(studio_env: LocalStudio, annotated: int, tmp_p
         ("config without answers", "SFT export needs the answer in a TextArea"),
         ("no api key", "No Label Studio API key: set LABEL_STUDIO_API_KEY or pass --api-key."),
         ("bad limit", "limit must be a positive number of tasks, not 0."),
+        ("out is a folder", "is a folder: give the file to write, e.g. "),
     ],
 )
 def test_mistakes_get_one_line(
@@ -102,15 +103,18 @@ def test_mistakes_get_one_line(
         monkeypatch.delenv("LABEL_STUDIO_API_KEY")
     elif case == "bad limit":
         extra = ["--limit", "0"]
+    out = tmp_path / "o.jsonl"
+    if case == "out is a folder":
+        out.mkdir()
 
-    code = main(["export", "--project", str(project), "--format", "sft", "--out", str(tmp_path / "o.jsonl"), *extra])
+    code = main(["export", "--project", str(project), "--format", "sft", "--out", str(out), *extra])
 
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("ls-langchain: ") and expected in err
     assert err.count("\n") == 1
     assert pat not in err
-    assert not (tmp_path / "o.jsonl").exists()
+    assert not out.is_file()
 
 
 def test_a_bad_date_is_refused_by_the_parser(

@@ -124,6 +124,9 @@ def export_project(
     ``out``, JSON and PNG charts beside it). ``completions`` writes prompt/completion SFT lines instead of chats;
     ``progress(done, total)`` is called after each task read."""
     out = Path(out)
+    if out.is_dir():
+        example = out / ("report.md" if format == "eval" else "export.jsonl")
+        raise ConfigurationError(f"{out} is a folder: give the file to write, e.g. {example}.")
     try:
         project = studio.get_project(project_id)
     except ProjectNotFoundError as exc:  # the generic hint names the handler's settings, not the export's
@@ -141,10 +144,13 @@ def export_project(
             "LabelStudioCallbackHandler or import tasks, then export."
         )
     run = _Run(studio, project, layout, filters, total, progress, page_size)
-    if format == "eval":
-        return run.evaluate(out)
-    with _replacing(out) as stream:
-        return run.write_lines(stream, out, format, completions=completions)
+    try:
+        if format == "eval":
+            return run.evaluate(out)
+        with _replacing(out) as stream:
+            return run.write_lines(stream, out, format, completions=completions)
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot write {exc.filename or out}: {exc.strerror}. Choose another --out.") from exc
 
 
 @dataclass
