@@ -220,3 +220,59 @@ def test_a_forked_child_keeps_logging(studio: LocalStudio, tmp_path: Path, title
     expected = {f"parent-{i}" for i in range(20)} | {f"child-{i}" for i in range(10)}
     assert_exactly(studio, handler.project_id, expected)
     handler.close()
+
+
+def test_every_way_of_calling_makes_one_task_per_call(studio: LocalStudio, tmp_path: Path, title: str) -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    handler = handler_on(studio, tmp_path, project_name=title, mode="chat")
+    chat = FakeListChatModel(responses=["full answer"], callbacks=[handler])
+
+    async def asynchronous() -> None:
+        await chat.ainvoke("ainvoke")
+        await chat.abatch(["abatch-1", "abatch-2"])
+        assert "".join([chunk.text async for chunk in chat.astream("astream")]) == "full answer"
+
+    chat.invoke("invoke")
+    chat.batch(["batch-1", "batch-2"])
+    assert "".join(chunk.text for chunk in chat.stream("stream")) == "full answer"
+    asyncio.run(asynchronous())
+    assert handler.flush(timeout=60)
+    client = LabelStudio(base_url=studio.url, api_key=studio.personal_token())
+    tasks = list(client.tasks.list(project=handler.project_id, fields="all"))
+    asked = sorted(task.data["prompt"][0]["content"] for task in tasks)
+    assert asked == sorted(["invoke", "batch-1", "batch-2", "stream", "ainvoke", "abatch-1", "abatch-2", "astream"])
+    assert {task.predictions[0].result[0]["value"]["text"][0] for task in tasks} == {"full answer"}
+    handler.close()
+
+
+def test_the_event_loop_is_never_held_up_by_delivery(studio: LocalStudio, tmp_path: Path, title: str) -> None:
+    handler = handler_on(studio, tmp_path, project_name=title, flush_at=50)
+    llm = FakeListLLM(responses=["ok"], callbacks=[handler])
+    gaps: list[float] = []
+
+    async def ticker(stop: asyncio.Event) -> None:
+        last = time.perf_counter()
+        while not stop.is_set():
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        ticking = asyncio.create_task(ticker(stop))
+        for index in range(400):
+            await llm.ainvoke(f"call-{index}")
+            await asyncio.sleep(0.002)
+        stop.set()
+        await ticking
+
+    asyncio.run(scenario())
+    assert handler.flush(timeout=60)
+    # Imports ran meanwhile (one every 50 calls); a synchronous import in the hook would stall the loop for
+    # ~100 ms at every call. A busy machine may stall it now and then, whatever the handler does.
+    stalls = [gap for gap in gaps if gap > 0.05]
+    assert len(stalls) <= 10, f"{len(stalls)} stalls of the event loop over 50 ms"
+    assert_exactly(studio, handler.project_id, {f"call-{i}" for i in range(400)})
+    handler.close()
