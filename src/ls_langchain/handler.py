@@ -128,7 +128,10 @@ def _resolve_sample_rate(sample_rate: float | None) -> float:
 
 
 def _sampled(run_id: UUID, rate: float) -> bool:
-    """Whether a run is logged: a hash of its id, so every process and handler answers the same for one run."""
+    """Whether a run is logged: a hash of the id, so every process and handler answers the same for one run.
+
+    The hooks pass the root run's id, so the model calls of one agent or chain run are all logged or none.
+    """
     if rate >= 1.0:
         return True
     digest = hashlib.blake2b(run_id.bytes, digest_size=8).digest()
@@ -299,6 +302,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
     def _start(
         self,
         run_id: UUID,
+        root_run_id: UUID | None,
         serialized: dict[str, Any] | None,
         parent_run_id: UUID | None,
         tags: list[str] | None,
@@ -315,7 +319,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
             metadata=metadata or {},
             invocation_params=invocation_params or {},
             parent_run_id=parent_run_id,
-            root_run_id=self._root(parent_run_id),
+            root_run_id=root_run_id,
             tags=tags or [],
             class_name=_class_name(serialized),
         )
@@ -331,10 +335,11 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not _sampled(run_id, self.sample_rate):
+        root_run_id = self._root(parent_run_id)
+        if not _sampled(root_run_id or run_id, self.sample_rate):
             return
         params = kwargs.get("invocation_params")
-        self._start(run_id, serialized, parent_run_id, tags, metadata, params, prompts=list(prompts))
+        self._start(run_id, root_run_id, serialized, parent_run_id, tags, metadata, params, prompts=list(prompts))
 
     def on_chat_model_start(
         self,
@@ -347,7 +352,8 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         metadata: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
-        if not _sampled(run_id, self.sample_rate):
+        root_run_id = self._root(parent_run_id)
+        if not _sampled(root_run_id or run_id, self.sample_rate):
             return
         try:
             dialogues = [conversation_to_dicts(batch) for batch in messages]
@@ -355,7 +361,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
             logger.exception("ls-langchain: could not read the messages of run %s", run_id)
             dialogues = [[{"role": "user", "content": str(batch)}] for batch in messages]
         params = kwargs.get("invocation_params")
-        self._start(run_id, serialized, parent_run_id, tags, metadata, params, messages=dialogues)
+        self._start(run_id, root_run_id, serialized, parent_run_id, tags, metadata, params, messages=dialogues)
 
     def on_llm_new_token(
         self, token: str | list[str | dict[str, Any]], *, chunk: Any = None, run_id: UUID, **_: Any

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from collections import Counter
 from typing import Any
 
 from label_studio_sdk import LabelStudio
@@ -70,6 +72,27 @@ def test_agent_steps_share_a_root_and_name_their_parents(
     assert [meta["metadata"]["conversation"] for meta in metas] == ["c-1", "c-1"]
     assert [meta["metadata"]["langgraph_step"] for meta in metas] == [1, 3]
     assert handler._parents == {}  # chain and tool runs forgotten once they end
+
+
+def test_sampling_keeps_or_drops_whole_agent_runs(
+    make_handler: MakeHandler, ls: LabelStudio, fake_openai: FakeOpenAI, title: str
+) -> None:
+    handler = make_handler(mode="chat", project_name=title, sample_rate=0.5)
+    fake_openai.responder = weather_agent_responder
+    agent = create_agent(
+        ChatOpenAI(model="gpt-4o-mini", base_url=fake_openai.base_url, api_key="sk-test"), tools=[get_weather]
+    )
+    runs = 12
+    for index in range(runs):
+        agent.invoke(
+            {"messages": [{"role": "user", "content": "Weather in Paris?"}]},
+            config={"callbacks": [handler], "run_id": uuid.uuid5(uuid.NAMESPACE_URL, f"agent-{index}")},
+        )
+    assert handler.flush(timeout=30)
+
+    steps_per_run = Counter(task["meta"]["root_run_id"] for task in tasks_of(ls, handler.project_id))
+    assert set(steps_per_run.values()) == {2}  # each logged run has both of its model calls
+    assert 0 < len(steps_per_run) < runs  # and some runs were left out (fixed ids: the same ones every time)
 
 
 class SlowChatModel(BaseChatModel):
