@@ -276,3 +276,23 @@ def test_the_event_loop_is_never_held_up_by_delivery(studio: LocalStudio, tmp_pa
     assert len(stalls) <= 10, f"{len(stalls)} stalls of the event loop over 50 ms"
     assert_exactly(studio, handler.project_id, {f"call-{i}" for i in range(400)})
     handler.close()
+
+
+def test_a_record_the_server_refuses_is_held_and_the_rest_go_out(
+    studio: LocalStudio, tmp_path: Path, title: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ls_langchain.tasks import RunRecord
+
+    caplog.set_level(logging.ERROR, logger="ls_langchain")
+    handler = handler_on(studio, tmp_path, project_name=title, flush_at=1000, flush_interval=3600)
+    llm = FakeListLLM(responses=["ok"], callbacks=[handler])
+    for index in range(20):
+        llm.invoke(f"call-{index}")
+        if index == 7:  # a record Label Studio refuses: its Text input would be empty
+            handler._worker.submit("unreadable", RunRecord(id="unreadable", responses=["x"]).to_json())
+    assert not handler.flush(timeout=5)
+    assert_exactly(studio, handler.project_id, {f"call-{i}" for i in range(20)})
+    assert handler._worker.pending() == 1
+    errors = [r.getMessage() for r in caplog.records if r.name == "ls_langchain"]
+    assert len(errors) == 1 and "HTTP 400" in errors[0] and "expects the following types" in errors[0]
+    handler.close(timeout=0)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ls_langchain.delivery.outbox import Outbox, OutboxItem
-from ls_langchain.errors import LabelingConfigError
+from ls_langchain.errors import IncompleteImportError, LabelingConfigError
 from ls_langchain.labeling import TaskLayout, read_layout
 from ls_langchain.studio import Project, Studio
 from ls_langchain.tasks import RunRecord, build_task
@@ -92,13 +92,28 @@ class ProjectDestination:
     def export(self, items: Sequence[OutboxItem]) -> int | None:
         project, layout = self.resolve()
         tasks = [build_task(RunRecord.from_json(item.body), layout) for item in items]
-        result = self.studio.import_tasks(project.id, tasks)
+        try:
+            result = self.studio.import_tasks(project.id, tasks)
+        except IncompleteImportError as exc:
+            # Tasks stored without their predictions are not delivered: undo them so that a resend is no duplicate.
+            self.studio.delete_tasks(exc.task_ids)
+            raise
         return max(result.task_ids, default=None)
 
     def delivered(self, items: Sequence[OutboxItem], watermark: int | None) -> set[str]:
         project, _ = self.resolve()
-        wanted = {item.record_id for item in items}
-        return wanted & self.studio.record_ids_since(project.id, watermark)
+        stored = self.studio.records_since(project.id, watermark)
+        present, partial = set(), []
+        for item in items:
+            if item.record_id not in stored:
+                continue
+            task_id, predictions = stored[item.record_id]
+            if predictions >= len(RunRecord.from_json(item.body).responses):
+                present.add(item.record_id)
+            else:
+                partial.append(task_id)
+        self.studio.delete_tasks(partial)  # stored without predictions: undone, and sent again
+        return present
 
 
 def waiting_destinations(outbox: Outbox, api_key: str, url: str | None = None) -> list[ProjectDestination]:

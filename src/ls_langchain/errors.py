@@ -8,7 +8,8 @@
     │   ├── StudioUnreachableError             nothing answered at the URL (refused, timeout, DNS)
     │   ├── AuthenticationError                401/403: the API key was refused
     │   ├── ProjectNotFoundError               no project with that id
-    │   └── RequestRejectedError               a request (an import, a project) was refused or stored incompletely
+    │   ├── RequestRejectedError               HTTP 400: the request's content (an import, a project) was refused
+    │   └── IncompleteImportError              an import answered 201 but stored fewer tasks or predictions
     ├── ExportError                            a project has nothing the requested export can be made from
     ├── LocalStudioError                       starting or driving a local Label Studio failed
     └── PredictionError                        the ML backend could not predict one task
@@ -25,6 +26,7 @@ __all__ = [
     "AuthenticationError",
     "ConfigurationError",
     "ExportError",
+    "IncompleteImportError",
     "LLMCallError",
     "LSLangChainError",
     "LabelingConfigError",
@@ -60,6 +62,8 @@ class StudioError(LSLangChainError):
 
     #: Whether the same request may succeed later without anyone changing anything.
     transient: bool = False
+    #: Whether the server refused what was sent, so that smaller parts of it may still be accepted.
+    content_rejected: bool = False
     #: Seconds the server asked us to wait (HTTP 429 Retry-After), when it said.
     retry_after: float | None = None
 
@@ -79,7 +83,22 @@ class ProjectNotFoundError(StudioError):
 
 
 class RequestRejectedError(StudioError):
-    """Label Studio refused a request (HTTP 400) or stored an import incompletely."""
+    """Label Studio refused the content of a request (HTTP 400): sent alone, other records may go through."""
+
+    content_rejected = True
+
+
+class IncompleteImportError(StudioError):
+    """An import was answered as a success but stored fewer tasks or predictions than were sent.
+
+    Seen when two imports run at once against a Label Studio on SQLite; the import is undone and sent again.
+    """
+
+    transient = True
+
+    def __init__(self, message: str, task_ids: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.task_ids = task_ids
 
 
 class ExportError(LSLangChainError):

@@ -19,6 +19,7 @@ from label_studio_sdk.core.api_error import ApiError
 
 from ls_langchain.errors import (
     AuthenticationError,
+    IncompleteImportError,
     ProjectNotFoundError,
     RequestRejectedError,
     StudioError,
@@ -73,7 +74,9 @@ class Studio:
 
     def _connect(self) -> LabelStudio:
         # Retries are the caller's decision: an import retried blindly by the SDK could make duplicate tasks.
-        return LabelStudio(base_url=self.url, api_key=self._api_key, timeout=self._timeout, max_retries=0)
+        # The SDK checks a personal access token's expiry here already, hence the translation.
+        with self._translated("reading the API key"):
+            return LabelStudio(base_url=self.url, api_key=self._api_key, timeout=self._timeout, max_retries=0)
 
     def __repr__(self) -> str:
         return f"Studio(url={self.url!r})"  # never the key
@@ -169,9 +172,10 @@ class Studio:
         )
         expected_predictions = sum(len(task.get("predictions") or ()) for task in tasks)
         if result.task_count != len(tasks) or result.prediction_count != expected_predictions:
-            raise RequestRejectedError(
+            raise IncompleteImportError(
                 f"Label Studio at {self.url} stored {result.task_count}/{len(tasks)} tasks and "
-                f"{result.prediction_count}/{expected_predictions} predictions in project {project_id}."
+                f"{result.prediction_count}/{expected_predictions} predictions in project {project_id}.",
+                result.task_ids,
             )
         return result
 
@@ -188,8 +192,8 @@ class Studio:
             users = self._client.users.list()
         return next((int(u.id) for u in users if u.id is not None and (u.email or "").lower() == email.lower()), None)
 
-    def record_ids_since(self, project_id: int, after_task_id: int | None) -> set[str]:
-        """The ``meta.record_id`` of every task created after ``after_task_id`` (all tasks when None)."""
+    def records_since(self, project_id: int, after_task_id: int | None) -> dict[str, tuple[int, int]]:
+        """``meta.record_id`` -> (task id, prediction count) of the tasks made after ``after_task_id`` (all if None)."""
         filters = []
         if after_task_id is not None:
             filters.append(
@@ -198,7 +202,21 @@ class Studio:
         query = json.dumps({"filters": {"conjunction": "and", "items": filters}, "ordering": ["-tasks:id"]})
         with self._translated(f"checking which records project {project_id} already holds"):
             pager = self._client.tasks.list(project=project_id, query=query, fields="task_only", page_size=500)
-            return {str(task.meta["record_id"]) for task in pager if task.meta and "record_id" in task.meta}
+            return {
+                str(task.meta["record_id"]): (int(task.id), int(task.total_predictions or 0))
+                for task in pager
+                if task.meta and "record_id" in task.meta
+            }
+
+    def delete_tasks(self, task_ids: Sequence[int]) -> None:
+        """Delete tasks by id (to undo an import that stored them incompletely)."""
+        for task_id in task_ids:
+            with self._translated(f"deleting task {task_id}"):
+                try:
+                    self._client.tasks.delete(id=task_id)
+                except ApiError as exc:
+                    if exc.status_code != 404:  # already gone is what we wanted
+                        raise
 
     def count_tasks(self, project_id: int) -> int:
         with self._translated(f"counting the tasks of project {project_id}"):

@@ -21,6 +21,8 @@ __all__ = ["OUTBOX_DIR_ENV", "Outbox", "OutboxFullError", "OutboxItem", "TargetS
 
 OUTBOX_DIR_ENV = "LS_LANGCHAIN_OUTBOX_DIR"
 _FILE_NAME = "outbox.sqlite3"
+# records.claimed: waiting to be sent, in a send whose outcome is not recorded yet, or refused by the server.
+_PENDING, _SENDING, _HELD = 0, 1, 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -156,7 +158,8 @@ class Outbox:
             rows = (
                 self._conn()
                 .execute(
-                    "SELECT seq, record_id, body FROM records WHERE target = ? AND claimed = 1 ORDER BY seq", (target,)
+                    "SELECT seq, record_id, body FROM records WHERE target = ? AND claimed = ? ORDER BY seq",
+                    (target, _SENDING),
                 )
                 .fetchall()
             )
@@ -169,13 +172,13 @@ class Outbox:
             db.execute("BEGIN IMMEDIATE")
             try:
                 rows = db.execute(
-                    "SELECT seq, record_id, body FROM records WHERE target = ? AND claimed = 0 ORDER BY seq LIMIT ?",
-                    (target, limit),
+                    "SELECT seq, record_id, body FROM records WHERE target = ? AND claimed = ? ORDER BY seq LIMIT ?",
+                    (target, _PENDING, limit),
                 ).fetchall()
                 if rows:
                     db.execute(
-                        f"UPDATE records SET claimed = 1 WHERE seq IN ({','.join('?' * len(rows))})",
-                        [row[0] for row in rows],
+                        f"UPDATE records SET claimed = ? WHERE seq IN ({','.join('?' * len(rows))})",
+                        [_SENDING, *(row[0] for row in rows)],
                     )
                 db.execute("COMMIT")
             except BaseException:
@@ -186,7 +189,20 @@ class Outbox:
     def release(self, items: Sequence[OutboxItem]) -> None:
         """Put claimed records back in line, unsent."""
         with self._lock:
-            self._conn().executemany("UPDATE records SET claimed = 0 WHERE seq = ?", [(i.seq,) for i in items])
+            self._conn().executemany("UPDATE records SET claimed = ? WHERE seq = ?", [(_PENDING, i.seq) for i in items])
+
+    def hold(self, items: Sequence[OutboxItem]) -> None:
+        """Set aside records the server refused, so they do not block the others; kept until ``release_held``."""
+        with self._lock:
+            self._conn().executemany("UPDATE records SET claimed = ? WHERE seq = ?", [(_HELD, i.seq) for i in items])
+
+    def release_held(self, target: str) -> int:
+        """Put every refused record of a target back in line (the key or config may have been fixed)."""
+        with self._lock:
+            cursor = self._conn().execute(
+                "UPDATE records SET claimed = ? WHERE target = ? AND claimed = ?", (_PENDING, target, _HELD)
+            )
+            return cursor.rowcount
 
     def complete(self, target: str, items: Sequence[OutboxItem], watermark: int | None) -> None:
         """Forget delivered records and remember the highest task id seen, in one transaction."""

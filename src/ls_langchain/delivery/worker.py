@@ -84,6 +84,21 @@ def _server_lock(directory: os.PathLike[str] | str, server: str, stop: threading
         os.close(fd)
 
 
+class _Rejections:
+    """How many splits one batch's refusals have cost; past a bound, the rest is held without more requests."""
+
+    limit = 16
+
+    def __init__(self) -> None:
+        self._splits = 0
+
+    def count(self) -> None:
+        self._splits += 1
+
+    def exhausted(self) -> bool:
+        return self._splits >= self.limit
+
+
 _live_workers: weakref.WeakSet[DeliveryWorker] = weakref.WeakSet()
 
 
@@ -107,6 +122,7 @@ class DeliveryWorker:
         self.retry_rejected_after = retry_rejected_after
         self.max_backoff = max_backoff
         self._reported: str | None = None
+        self._held_at: float | None = None
         self._reset()
         _live_workers.add(self)
 
@@ -185,6 +201,9 @@ class DeliveryWorker:
 
     def _deliver_pending(self) -> float:
         """Send batches until none is left; returns how long to sleep before the next round."""
+        if self._held_at is None or time.monotonic() - self._held_at >= self.retry_rejected_after:
+            self._held_at = None
+            self.outbox.release_held(self.exporter.target)
         retrying = Retrying(
             retry=retry_if_exception(_is_transient),
             wait=_Backoff(self.max_backoff),
@@ -221,10 +240,28 @@ class DeliveryWorker:
                 return False
             self._unsent = max(0, self._unsent - len(items))
             # If this raises, the items stay claimed: the next round asks the server what it got.
-            watermark = self.exporter.export(items)
-            self.outbox.complete(target, items, watermark)
+            self._export(items, _Rejections())
         self._delivered()
         return True
+
+    def _export(self, items: Sequence[OutboxItem], rejections: _Rejections) -> None:
+        """Send a batch; when the server refuses its content, send halves, and hold the records refused alone."""
+        try:
+            watermark = self.exporter.export(items)
+        except StudioError as exc:
+            if not exc.content_rejected:
+                raise
+            if len(items) == 1 or rejections.exhausted():
+                self.outbox.hold(items)
+                self._held_at = time.monotonic()
+                self.report(exc)
+                return
+            rejections.count()
+            middle = len(items) // 2
+            self._export(items[:middle], rejections)
+            self._export(items[middle:], rejections)
+            return
+        self.outbox.complete(self.exporter.target, items, watermark)
 
     def _settle_unknown(self) -> None:
         """Records claimed by a send that never reported back: keep those the server has, re-queue the rest."""
