@@ -6,7 +6,7 @@ LS_VERSION := 1.23.2
 BIN := $(VENV)/bin
 ONCE ?=
 
-.PHONY: help install labelstudio test unit lint typecheck format demo bench clean
+.PHONY: help install labelstudio test unit cassettes lint typecheck format demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,6 +32,11 @@ test: install labelstudio  ## the whole suite, against a real Label Studio the s
 
 unit: install  ## the tests that need no server
 	$(BIN)/pytest -m "not studio"
+
+cassettes: install labelstudio  ## re-record tests/recorded/cassettes from a real Label Studio (never edit them by hand)
+	rm -rf tests/recorded/cassettes
+	$(BIN)/pytest tests/recorded --record-mode=rewrite -p no:cacheprovider
+	$(BIN)/pytest tests/recorded -p no:cacheprovider
 
 lint: install  ## ruff and mypy
 	$(BIN)/ruff check src tests examples bench
