@@ -376,10 +376,16 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
             ended = time.time()
             self._deliver(run_id, lambda: _records(run_id, run, response, ended))
 
-    def on_llm_error(self, error: BaseException, *, run_id: UUID, **_: Any) -> None:
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, response: LLMResult | None = None, **_: Any) -> None:
         run = self._runs.pop(run_id, None)
-        if run is not None and self.log_errors:
-            ended = time.time()
+        if run is None or not self.log_errors:
+            return
+        ended = time.time()
+        # A stream that broke off hands over what had arrived first; what follows is only the error's metadata.
+        if run.first_token is not None and response is not None and response.generations and response.generations[0]:
+            partial = LLMResult(generations=response.generations[:1])
+            self._deliver(run_id, lambda: _records(run_id, run, partial, ended, error))
+        else:
             self._deliver(run_id, lambda: _failed_records(run_id, run, error, ended))
 
     def _deliver(self, run_id: UUID, make_records: Callable[[], list[RunRecord]]) -> None:
@@ -446,8 +452,11 @@ def _meta(run_id: UUID, run: _Run, ended: float, **outcome: Any) -> dict[str, An
     )
 
 
-def _records(run_id: UUID, run: _Run, response: LLMResult, ended: float) -> list[RunRecord]:
-    """One record per prompt (or conversation) of the run, each holding all of that prompt's candidates."""
+def _records(
+    run_id: UUID, run: _Run, response: LLMResult, ended: float, error: BaseException | None = None
+) -> list[RunRecord]:
+    """One record per prompt (or conversation) of the run, each holding all of that prompt's candidates (partial
+    ones, with ``error`` in the meta, when a stream failed)."""
     inputs = _inputs(run)
     model_name = pick_model_name(run.metadata, run.invocation_params, response.llm_output) or run.class_name
     count = len(response.generations)
@@ -465,7 +474,7 @@ def _records(run_id: UUID, run: _Run, response: LLMResult, ended: float) -> list
                 prompt=source if isinstance(source, str) else None,
                 messages=source if isinstance(source, list) else None,
                 model_name=model_name,
-                meta=_meta(run_id, run, ended, generations=generations, llm_output=llm_output),
+                meta=_meta(run_id, run, ended, generations=generations, llm_output=llm_output, error=error),
                 response_tool_calls=tool_calls if any(tool_calls) else None,
             )
         )

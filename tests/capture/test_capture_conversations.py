@@ -57,6 +57,20 @@ async def test_astream_is_one_task_too(
     assert "time_to_first_token_ms" in task["meta"]
 
 
+def test_a_streamed_completion_is_one_task_too(
+    make_handler: MakeHandler, ls: LabelStudio, fake_openai: FakeOpenAI, title: str
+) -> None:
+    handler = make_handler(project_name=title)
+    fake_openai.responder = lambda request: "plain words streamed"
+    llm = OpenAI(base_url=fake_openai.base_url, api_key="sk-test", callbacks=[handler])
+    assert "".join(llm.stream("Stream please")) == "plain words streamed"
+    assert handler.flush(timeout=30)
+    [task] = tasks_of(ls, handler.project_id)
+    assert task["data"] == {"prompt": "Stream please"}
+    assert response_texts(task) == [["plain words streamed"]]
+    assert task["meta"]["streamed"] is True and task["meta"]["time_to_first_token_ms"] > 0
+
+
 def test_a_call_that_is_not_streamed_has_no_first_token_time(
     make_handler: MakeHandler, ls: LabelStudio, fake_openai: FakeOpenAI, title: str
 ) -> None:

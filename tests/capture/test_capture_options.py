@@ -55,6 +55,20 @@ def test_log_errors_makes_a_failed_call_a_task_that_says_what_failed(
     assert task["meta"]["model_name"] == "gpt-4o-mini" and task["meta"]["latency_ms"] > 0
 
 
+def test_log_errors_keeps_what_a_broken_stream_had_sent(make_handler: MakeHandler, ls: LabelStudio, title: str) -> None:
+    handler = make_handler(mode="chat", project_name=title, log_errors=True)
+    model = FakeListChatModel(responses=["hello there"], error_on_chunk_number=3, callbacks=[handler])
+    with pytest.raises(Exception):  # noqa: B017 - FakeListChatModelError is not importable from a public module
+        for _ in model.stream("Greet me"):
+            pass
+    assert handler.flush(timeout=30)
+
+    [task] = tasks_of(ls, handler.project_id)
+    assert response_texts(task) == [["hel"]]
+    assert task["meta"]["error"]["type"] == "FakeListChatModelError"
+    assert task["meta"]["streamed"] is True
+
+
 def run_ids(count: int) -> list[uuid.UUID]:
     return [uuid.uuid5(uuid.NAMESPACE_URL, f"run-{index}") for index in range(count)]
 
