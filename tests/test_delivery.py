@@ -43,6 +43,12 @@ def prompts_in(url: str, key: str, project_id: int | None) -> list[str]:
     return [task.data["prompt"] for task in client.tasks.list(project=project_id, fields="task_only", page_size=1000)]
 
 
+def child_command(studio: LocalStudio, title: str, outbox: Path, *args: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a delivery_child.py process logging into ``title``."""
+    env = {**os.environ, "LABEL_STUDIO_API_KEY": studio.personal_token()}
+    return [sys.executable, CHILD, studio.url, title, str(outbox), *args], env
+
+
 def handler_on(studio: LocalStudio, outbox: Path, **kwargs: Any) -> LabelStudioCallbackHandler:
     kwargs.setdefault("flush_interval", 0.05)
     return LabelStudioCallbackHandler(api_key=studio.personal_token(), url=studio.url, outbox_dir=outbox, **kwargs)
@@ -90,15 +96,8 @@ def test_server_restarted_while_calls_flow(own_studio: LocalStudio, tmp_path: Pa
 
 
 def test_producer_killed_after_500_calls(own_studio: LocalStudio, tmp_path: Path, title: str) -> None:
-    env = {**os.environ, "LABEL_STUDIO_API_KEY": own_studio.personal_token()}
-    child = subprocess.run(
-        [sys.executable, CHILD, own_studio.url, title, str(tmp_path), "500", "call", "kill", "0.05", "100"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    command, env = child_command(own_studio, title, tmp_path, "500", "call", "kill", "0.05", "100")
+    child = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert child.returncode == -9 and child.stdout.strip() == "logged", child.stderr
     handler = handler_on(own_studio, tmp_path, project_name=title)
     assert handler.flush(timeout=120)
@@ -109,14 +108,8 @@ def test_producer_killed_after_500_calls(own_studio: LocalStudio, tmp_path: Path
 def test_processes_sharing_an_outbox_never_send_a_record_twice(
     own_studio: LocalStudio, tmp_path: Path, title: str
 ) -> None:
-    env = {**os.environ, "LABEL_STUDIO_API_KEY": own_studio.personal_token()}
-    children = [
-        subprocess.Popen(
-            [sys.executable, CHILD, own_studio.url, title, str(tmp_path), "300", prefix, "flush", "0.02", "25"],
-            env=env,
-        )
-        for prefix in ("a", "b", "c")
-    ]
+    commands = [child_command(own_studio, title, tmp_path, "300", p, "flush", "0.02", "25") for p in "abc"]
+    children = [subprocess.Popen(command, env=env) for command, env in commands]
     assert [child.wait(timeout=300) for child in children] == [0, 0, 0]
     handler = handler_on(own_studio, tmp_path, project_name=title)
     assert_exactly(own_studio, handler.project_id, {f"{p}-{i}" for p in "abc" for i in range(300)})
@@ -124,15 +117,8 @@ def test_processes_sharing_an_outbox_never_send_a_record_twice(
 
 
 def test_runs_left_at_exit_are_flushed_by_the_exit_hook(own_studio: LocalStudio, tmp_path: Path, title: str) -> None:
-    env = {**os.environ, "LABEL_STUDIO_API_KEY": own_studio.personal_token()}
-    child = subprocess.run(
-        [sys.executable, CHILD, own_studio.url, title, str(tmp_path), "30", "call", "exit", "3600"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    command, env = child_command(own_studio, title, tmp_path, "30", "call", "exit", "3600")
+    child = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert child.returncode == 0, child.stderr
     handler = handler_on(own_studio, tmp_path, project_name=title)
     assert handler._worker.pending() == 0

@@ -213,7 +213,8 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         """Find or create the project now, so a wrong project id or config fails here; an unreachable or refusing
         server is reported once and does not stop logging: records wait in the outbox."""
         try:
-            project, _ = destination.resolve()
+            with worker.exclusive():  # two processes must not both create a project of the same title
+                project, _ = destination.resolve()
         except (ProjectNotFoundError, LabelingConfigError):
             raise
         except StudioError as exc:

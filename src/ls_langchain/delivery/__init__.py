@@ -46,8 +46,8 @@ def _flush_at_exit() -> None:
     if unsent:
         paths = ", ".join(sorted({str(outbox.path) for outbox in _outboxes.values()}))
         print(
-            f"ls-langchain: {unsent} records not yet in Label Studio are kept in {paths}; the next handler for the "
-            "same project sends them (or run `ls-langchain outbox flush`).",
+            f"ls-langchain: at exit, {unsent} records were still waiting for Label Studio in {paths}; the next "
+            "handler for the same project sends them (or run `ls-langchain outbox flush`).",
             file=sys.stderr,
         )
 

@@ -224,6 +224,12 @@ class DeliveryWorker:
             return self.retry_rejected_after
         return self.flush_interval
 
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the server's cross-process lock: nothing else sends to it (or creates a project there) meanwhile."""
+        with _server_lock(self.outbox.directory, self.exporter.server, threading.Event()):
+            yield
+
     def _sleep(self, seconds: float) -> None:
         """Back off, but wake at once when the worker is closed."""
         self._stop.wait(seconds)
