@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 from ls_langchain.localstudio import LocalStudio
+from ls_langchain.studio import Studio
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each module has run() -> handlers; later examples add themselves here.
-EXAMPLES = ["prompt_mode", "chat_mode", "custom_config"]
+EXAMPLES = ["prompt_mode", "chat_mode", "custom_config", "agent_tools", "multimodal_chat"]
 
 
 def main() -> int:
@@ -34,6 +35,8 @@ def main() -> int:
         if not os.environ.get("OPENAI_API_KEY"):
             print("OPENAI_API_KEY is not set: the examples use an offline model that says so in every answer.")
         sys.path.insert(0, str(Path(__file__).parent))
+        client = Studio(studio.url, studio.personal_token()).client
+        before = {project.title: project.task_number or 0 for project in client.projects.list()}
         rows = []
         for name in EXAMPLES:
             print(f"\n== examples/{name}.py")
@@ -42,7 +45,7 @@ def main() -> int:
         print("\nLabel Studio is at", studio.url)
         print(f"Log in as {studio.username} / {studio.password}")
         for title, url, count in rows:
-            print(f"  {count:4d} tasks  {title:<28} {url}")
+            print(f"  {count - before.get(title, 0):4d} new tasks ({count:4d} in all)  {title:<24} {url}")
         if args.once:
             return 0
         print("\nThe server stays up until Ctrl-C.")
