@@ -24,7 +24,7 @@ def pytest_recording_configure(config: pytest.Config, vcr: VCR) -> None:
 
 @pytest.fixture
 def vcr_config() -> dict[str, Any]:
-    return VCR_CONFIG
+    return dict(VCR_CONFIG)
 
 
 @pytest.fixture(scope="session")

@@ -74,10 +74,12 @@ def _parsed(body: bytes | str | None) -> Any:
 
 
 def _scrubbed_body(body: bytes | str | None) -> bytes | str | None:
+    """The body with its tokens replaced; left as the server sent it when it holds none."""
     parsed = _parsed(body)
-    if parsed is None:
+    scrubbed = _scrubbed_json(parsed)
+    if scrubbed == parsed:
         return body
-    text = json.dumps(_scrubbed_json(parsed))
+    text = json.dumps(scrubbed)
     return text.encode() if isinstance(body, bytes) else text
 
 
