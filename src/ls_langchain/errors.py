@@ -12,6 +12,7 @@
     │   └── IncompleteImportError              an import answered 201 but stored fewer tasks or predictions
     ├── ExportError                            a project has nothing the requested export can be made from
     ├── LocalStudioError                       starting or driving a local Label Studio failed
+    ├── StateError                             the ML backend's shared state (Redis) could not be read or written
     └── PredictionError                        the ML backend could not predict one task
         ├── TaskInputError                     the task's data could not be read or fetched (bad URL, blocked host)
         └── LLMCallError                       the chat model failed or timed out, after brief retries
@@ -35,6 +36,7 @@ __all__ = [
     "ProjectNotFoundError",
     "PromptTemplateError",
     "RequestRejectedError",
+    "StateError",
     "StudioError",
     "StudioUnreachableError",
     "TaskInputError",
@@ -107,6 +109,10 @@ class ExportError(LSLangChainError):
 
 class LocalStudioError(LSLangChainError):
     """Starting, stopping or driving a local Label Studio server failed."""
+
+
+class StateError(LSLangChainError):
+    """The ML backend's shared per-project state (Redis under ``STATE_URL``) could not be read or written."""
 
 
 class PredictionError(LSLangChainError):

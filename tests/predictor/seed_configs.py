@@ -1,9 +1,17 @@
 # ruff: noqa: E501  (the configs keep the long lines the example has)
-"""The four labeling configs of Label Studio's llm_interactive example, as its README gives them (styles left out)."""
+"""The four labeling configs of Label Studio's llm_interactive example, as its README gives them (styles left out),
+and ``ALL_CONTROLS``: one config with every control the backend fills."""
 
 from __future__ import annotations
 
-__all__ = ["DIALOGUE_SFT", "IMAGE_SUMMARIZATION", "PROMPT_ENGINEERING", "SEED_CONFIGS", "TEXT_CLASSIFICATION"]
+__all__ = [
+    "ALL_CONTROLS",
+    "DIALOGUE_SFT",
+    "IMAGE_SUMMARIZATION",
+    "PROMPT_ENGINEERING",
+    "SEED_CONFIGS",
+    "TEXT_CLASSIFICATION",
+]
 
 # Prompt engineering and model response evaluation (Text, prompt, response, Taxonomy, Rating).
 PROMPT_ENGINEERING = """<View>
@@ -165,3 +173,24 @@ SEED_CONFIGS = {
     "dialogue_sft": DIALOGUE_SFT,
     "image_summarization": IMAGE_SUMMARIZATION,
 }
+
+# Not a seed: every control the backend fills, on one text (Labels spans, single and multiple Choices, a Taxonomy
+# whose parents may be chosen too, Rating, Number with bounds) besides the prompt and a response.
+ALL_CONTROLS = """<View>
+  <Text name="text" value="$text"/>
+  <TextArea name="prompt" toName="text"/>
+  <TextArea name="summary" toName="text"/>
+  <Labels name="entities" toName="text">
+    <Label value="Person"/><Label value="City"/>
+  </Labels>
+  <Choices name="tone" toName="text"><Choice value="Positive"/><Choice value="Negative"/></Choices>
+  <Choices name="topics" toName="text" choice="multiple">
+    <Choice value="Travel"/><Choice value="Food"/><Choice value="Work"/>
+  </Choices>
+  <Taxonomy name="kind" toName="text" pathSeparator=" / ">
+    <Choice value="Story"><Choice value="Fiction"/><Choice value="Memoir"/></Choice>
+    <Choice value="Note"/>
+  </Taxonomy>
+  <Rating name="quality" toName="text" maxRating="4"/>
+  <Number name="year" toName="text" min="1900" max="2100"/>
+</View>"""

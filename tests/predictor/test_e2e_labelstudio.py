@@ -38,8 +38,17 @@ OPENAI_KEY = "sk-e2e-openai-secret"
 AZURE_KEY = "sk-e2e-azure-secret"
 
 
+def first_allowed(spec: dict[str, Any]) -> Any:
+    """The first value a property's schema allows: its first label, its minimum, or an empty list of spans."""
+    spec = spec["anyOf"][0] if "anyOf" in spec else spec
+    if spec.get("type") == "array":
+        items = spec["items"]
+        return [items["enum"][0]] if "enum" in items else []
+    return spec["enum"][0] if "enum" in spec else spec.get("minimum", 0)
+
+
 def structured_or_plain(request: dict[str, Any]) -> Reply:
-    """The test double's answers: the first label of each Choices property, or a text naming the prompt."""
+    """The test double's answers: the first value each control allows, or a text naming the prompt."""
     messages = request["messages"]
     content = messages[-1]["content"]
     text = content if isinstance(content, str) else next(p["text"] for p in content if p["type"] == "text")
@@ -50,7 +59,7 @@ def structured_or_plain(request: dict[str, Any]) -> Reply:
     value: dict[str, Any] = {"answer": answer}
     for name, spec in schema["properties"].items():
         if name != "answer":
-            value[name] = [spec["items"]["enum"][0]] if spec.get("type") == "array" else spec["anyOf"][0]["enum"][0]
+            value[name] = first_allowed(spec)
     return Reply.of_json(value)
 
 

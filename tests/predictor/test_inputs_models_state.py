@@ -21,7 +21,7 @@ from ls_langchain.predictor import LLMInteractive, Settings
 from ls_langchain.predictor.inputs import MediaLoader, render_dialogue
 from ls_langchain.predictor.layout import read_layout
 from ls_langchain.predictor.models import build_chat_model
-from ls_langchain.predictor.state import ProjectState
+from ls_langchain.predictor.state import SQLiteState
 
 from fake_openai import FakeOpenAI
 
@@ -161,7 +161,7 @@ def test_any_provider_model_spec_goes_through_init_chat_model(
 
 
 def test_two_workers_share_the_project_state(tmp_path: Path) -> None:
-    first, second = ProjectState(tmp_path), ProjectState(tmp_path)
+    first, second = SQLiteState(tmp_path), SQLiteState(tmp_path)
     first.save_setup("3", {"TEMPERATURE": 0.1}, "<View/>")
     second.save_prompt("3", "Summarize")
     record = first.get("3")

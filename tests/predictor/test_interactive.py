@@ -24,6 +24,9 @@ from ls_langchain.predictor import LLMInteractive, Settings
 from fake_openai import FakeOpenAI, Reply
 
 QUIET = Settings()  # the defaults, whatever the environment of the test run says
+# A config with nothing to fill but a response: answers are plain text, asked for with ``n``.
+RESPONSE_ONLY = """<View><Text name="text" value="$text"/>
+<TextArea name="prompt" toName="text"/><TextArea name="response" toName="text"/></View>"""
 
 
 def context(prompt: str) -> dict[str, Any]:
@@ -116,15 +119,18 @@ def test_a_dialogue_is_sent_as_readable_lines(fake_openai: FakeOpenAI) -> None:
 
 def test_num_responses_asks_openai_once_with_n(fake_openai: FakeOpenAI) -> None:
     fake_openai.responder = lambda request: [Reply(content="one"), Reply(content="two"), Reply(content="three")]
-    backend = LLMInteractive(PROMPT_ENGINEERING, openai_model(fake_openai), base_settings=QUIET, num_responses=3)
+    backend = LLMInteractive(RESPONSE_ONLY, openai_model(fake_openai), base_settings=QUIET, num_responses=3)
     [prediction] = backend.predict([{"data": {"text": "t"}}], context("Go"))
     assert by_name(prediction)["response"] == {"text": ["one", "two", "three"]}
     assert [r.json.get("n") for r in fake_openai.requests] == [3]
+    # one request, so its usage counts once: FakeOpenAI counts words (prompt: 6, answers: 3 x 1)
+    assert prediction["meta"]["input_tokens"] == 6
+    assert prediction["meta"]["output_tokens"] == 3
 
 
 def test_num_responses_from_a_server_that_ignores_n_are_topped_up(fake_openai: FakeOpenAI) -> None:
     fake_openai.responder = lambda request: [Reply(content=f"answer {len(fake_openai.requests)}")]
-    backend = LLMInteractive(PROMPT_ENGINEERING, openai_model(fake_openai), base_settings=QUIET, num_responses=3)
+    backend = LLMInteractive(RESPONSE_ONLY, openai_model(fake_openai), base_settings=QUIET, num_responses=3)
     [prediction] = backend.predict([{"data": {"text": "t"}}], context("Go"))
     assert len(by_name(prediction)["response"]["text"]) == 3
     assert [r.json.get("n") for r in fake_openai.requests] == [3, None, None]
@@ -147,11 +153,22 @@ def test_choices_come_from_structured_output_when_the_model_supports_it(fake_ope
     assert fake_openai.requests[-1].json["response_format"]["type"] == "json_schema"
 
 
-def test_choices_fall_back_to_exact_phrases_without_structured_output() -> None:
-    """Test double: FakeListChatModel has no structured output, so the text is matched."""
-    backend = LLMInteractive(TEXT_CLASSIFICATION, FakeListChatModel(responses=["Maybe."]), base_settings=QUIET)
+def test_without_structured_output_the_model_is_asked_for_json_and_its_answer_validated() -> None:
+    """Test double: FakeListChatModel has no structured output, so the prompt asks for JSON and the text is parsed."""
+    answer = '```json\n{"answer": "It is.", "sentiment": ["Sarcastic"]}\n```'
+    backend = LLMInteractive(TEXT_CLASSIFICATION, FakeListChatModel(responses=[answer]), base_settings=QUIET)
     [prediction] = backend.predict([{"data": {"text": "t"}}], context("Classify"))
-    assert "sentiment" not in by_name(prediction)  # no label named, no random choice
+    assert by_name(prediction)["sentiment"] == {"choices": ["Sarcastic"]}
+    assert by_name(prediction)["response"] == {"text": ["It is."]}
+
+
+def test_without_structured_output_a_prose_answer_fills_no_control_and_says_why() -> None:
+    """Test double: FakeListChatModel answers in prose that names a label: still no guess."""
+    backend = LLMInteractive(TEXT_CLASSIFICATION, FakeListChatModel(responses=["Sarcastic."]), base_settings=QUIET)
+    [prediction] = backend.predict([{"data": {"text": "t"}}], context("Classify"))
+    assert "sentiment" not in by_name(prediction)
+    assert by_name(prediction)["response"] == {"text": ["Sarcastic."]}
+    assert prediction["meta"]["unfilled"] == {"sentiment": "the model's answer was not a JSON object"}
 
 
 def test_one_failing_task_does_not_fail_the_batch(fake_openai: FakeOpenAI) -> None:
@@ -271,12 +288,14 @@ def test_only_the_source_field_is_fetched(fake_openai: FakeOpenAI) -> None:
     assert [r.path for r in fake_openai.requests] == ["/v1/chat/completions"]
 
 
-def test_a_prose_answer_to_a_structured_request_is_still_read(fake_openai: FakeOpenAI) -> None:
+def test_a_prose_answer_to_a_structured_request_is_shown_but_fills_no_control(fake_openai: FakeOpenAI) -> None:
+    """A server that ignores response_format answers in prose: the text is kept, no label is guessed from it."""
     fake_openai.responder = lambda request: "That is Sarcastic, clearly."
     backend = LLMInteractive(TEXT_CLASSIFICATION, openai_model(fake_openai), base_settings=QUIET)
     [prediction] = backend.predict([{"data": {"text": "t"}}], context("Classify"))
-    assert by_name(prediction)["sentiment"] == {"choices": ["Sarcastic"]}
+    assert "sentiment" not in by_name(prediction)
     assert by_name(prediction)["response"] == {"text": ["That is Sarcastic, clearly."]}
+    assert prediction["meta"]["unfilled"] == {"sentiment": "the model's answer was not a JSON object"}
 
 
 def test_consecutive_synchronous_batches_share_one_live_event_loop(fake_openai: FakeOpenAI) -> None:

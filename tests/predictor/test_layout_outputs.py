@@ -1,4 +1,4 @@
-"""Reading the seed configs, and turning answers into Label Studio results with exact Choices."""
+"""Reading the seed configs, and turning answers into Label Studio results."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, 
 
 from ls_langchain.errors import LabelingConfigError
 from ls_langchain.predictor.layout import read_layout
-from ls_langchain.predictor.outputs import answer_schema, choices_from_structured, choices_from_text, regions
+from ls_langchain.predictor.outputs import regions
+from ls_langchain.predictor.structured import answer_schema
 
 TWO_RESPONSES = """<View><Text name="text" value="$text"/>
 <TextArea name="prompt" toName="text"/><TextArea name="draft" toName="text"/><TextArea name="final" toName="text"/>
@@ -15,20 +16,20 @@ TWO_RESPONSES = """<View><Text name="text" value="$text"/>
 
 
 @pytest.mark.parametrize(
-    ("config", "source", "responses", "choices"),
+    ("config", "source", "responses", "controls"),
     [
-        (PROMPT_ENGINEERING, "Text", ["response"], []),
+        (PROMPT_ENGINEERING, "Text", ["response"], ["evals", "rating"]),
         (TEXT_CLASSIFICATION, "Text", ["response"], ["sentiment"]),
         (DIALOGUE_SFT, "Paragraphs", ["response"], []),
         (IMAGE_SUMMARIZATION, "Image", ["summarization-response"], ["category"]),
     ],
 )
-def test_the_seed_configs_are_read(config: str, source: str, responses: list[str], choices: list[str]) -> None:
+def test_the_seed_configs_are_read(config: str, source: str, responses: list[str], controls: list[str]) -> None:
     layout = read_layout(config, "prompt")
     assert layout.prompt.name == "prompt"
     assert layout.source.tag == source
     assert [tag.name for tag in layout.responses] == responses
-    assert [tag.name for tag in layout.choices] == choices
+    assert [tag.name for tag in layout.controls] == controls
 
 
 def test_a_config_without_a_prompt_textarea_says_what_to_add() -> None:
@@ -48,44 +49,13 @@ def test_invalid_xml_is_one_clear_error() -> None:
         read_layout("<View><Text", "prompt")
 
 
-# Choices: the example picked the most similar label by fuzzy ratio, with no threshold and no single-choice rule
-
-
-def test_an_answer_that_names_no_label_yields_no_choice() -> None:
-    sentiment = read_layout(TEXT_CLASSIFICATION, "prompt").choices[0]
-    category = read_layout(IMAGE_SUMMARIZATION, "prompt").choices[0]
-    assert choices_from_text(sentiment, "I cannot tell.") == []
-    assert choices_from_text(category, "Bananas, milk and bread") == []
-
-
-def test_labels_match_as_whole_phrases_longest_first() -> None:
-    sentiment = read_layout(TEXT_CLASSIFICATION, "prompt").choices[0]
-    assert choices_from_text(sentiment, "This is not sarcastic.") == ["Not Sarcastic"]
-    assert choices_from_text(sentiment, "Sarcastic") == ["Sarcastic"]
-    assert choices_from_text(sentiment, "Sarcastic\nNot Sarcastic") == ["Sarcastic", "Not Sarcastic"]
-
-
-def test_single_choice_gets_at_most_one_label() -> None:
-    category = read_layout(IMAGE_SUMMARIZATION, "prompt").choices[0]
-    assert choices_from_text(category, "Category: Groceries") == ["Groceries"]
-    assert choices_from_text(category, "Groceries or Taxes") == []
-    assert choices_from_structured(category, "Taxes") == ["Taxes"]
-    assert choices_from_structured(category, ["Taxes", "Insurance"]) == []
-    assert choices_from_structured(category, "taxes") == []
-    assert choices_from_structured(category, None) == []
-
-
-def test_structured_answers_keep_only_exact_labels() -> None:
-    sentiment = read_layout(TEXT_CLASSIFICATION, "prompt").choices[0]
-    assert choices_from_structured(sentiment, ["Sarcastic", "Sarcasm"]) == ["Sarcastic"]
-
-
 def test_the_answer_schema_respects_single_and_multiple() -> None:
     layout = read_layout(TEXT_CLASSIFICATION, "prompt")
-    schema = answer_schema(layout.choices)
+    schema = answer_schema(layout.interface, layout.controls, with_answer=True)
     assert schema["properties"]["sentiment"]["type"] == "array"
     assert schema["properties"]["sentiment"]["items"]["enum"] == ["Sarcastic", "Not Sarcastic"]
-    single = answer_schema(read_layout(IMAGE_SUMMARIZATION, "prompt").choices)["properties"]["category"]
+    image = read_layout(IMAGE_SUMMARIZATION, "prompt")
+    single = answer_schema(image.interface, image.controls, with_answer=True)["properties"]["category"]
     assert single["anyOf"][0]["enum"][0] == "Groceries"
     assert single["anyOf"][1] == {"type": "null"}
 
@@ -93,7 +63,7 @@ def test_the_answer_schema_respects_single_and_multiple() -> None:
 def test_every_response_textarea_is_filled_and_the_prompt_echoed() -> None:
     """Defect of the example: only the first response TextArea was filled."""
     layout = read_layout(TWO_RESPONSES, "prompt")
-    result = regions(layout.prompt, "Summarize", layout.responses, ["one", "two"], {}, layout.choices)
+    result = regions(layout.prompt, "Summarize", layout.responses, ["one", "two"], [])
     by_name = {item["from_name"]: item["value"] for item in result}
     assert by_name == {
         "draft": {"text": ["one", "two"]},

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import Runnable
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
@@ -30,15 +30,11 @@ from ls_langchain.errors import LLMCallError, LSLangChainError, PredictionError,
 from ls_langchain.predictor.inputs import MediaLoader, template_fields
 from ls_langchain.predictor.layout import read_layout
 from ls_langchain.predictor.models import build_chat_model, scrub
-from ls_langchain.predictor.outputs import (
-    ANSWER_KEY,
-    answer_schema,
-    choices_from_structured,
-    choices_from_text,
-    regions,
-)
+from ls_langchain.predictor.outputs import prediction, regions
 from ls_langchain.predictor.settings import Settings
+from ls_langchain.predictor.structured import ANSWER_KEY, Verdict, answer_schema, json_in_text, read_answer
 from ls_langchain.predictor.templates import check_template, render
+from ls_langchain.predictor.usage import Usage, parse_prices
 
 __all__ = ["TRAINING_EVENTS", "LLMInteractive"]
 
@@ -49,6 +45,7 @@ T = TypeVar("T")
 TRAINING_EVENTS = ("ANNOTATION_CREATED", "ANNOTATION_UPDATED")
 _TRANSIENT_STATUS = {408, 409, 429}
 _TRANSIENT_NAMES = {"APIConnectionError", "APITimeoutError", "TimeoutError", "ConnectError", "ReadTimeout"}
+_JSON_INSTRUCTIONS = "Answer with one JSON object and nothing else. It must match this JSON schema:\n"
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -109,8 +106,13 @@ def _prompt_in(result: Any, prompt_name: str) -> str | None:
     return None
 
 
+def _text(message: Any) -> str:
+    """The text of a model reply (empty for none)."""
+    return str(getattr(message, "text", "") or "") if message is not None else ""
+
+
 class LLMInteractive:
-    """Prefills the TextAreas and Choices of ``label_config`` from a chat model, given a prompt.
+    """Prefills the TextAreas and the other controls of ``label_config`` from a chat model, given a prompt.
 
     ``chat_model`` defaults to the one ``OPENAI_PROVIDER`` names; ``settings`` (upper- or lower-case names) override
     the environment. ``prompt`` is the prompt submitted last (see ``fit``); without one, ``DEFAULT_PROMPT`` is used.
@@ -136,15 +138,22 @@ class LLMInteractive:
         self.chat_model = _without_own_handlers(chat_model or build_chat_model(self.settings))
         self.prompt = prompt
         self._loader = MediaLoader(self.settings)
+        self._prices = parse_prices(self.settings.model_prices)
+        layout = self.layout
+        self.schema = (
+            answer_schema(layout.interface, layout.controls, with_answer=bool(layout.responses))
+            if layout.controls
+            else None
+        )
         self._structured = self._structured_model()
 
     def _structured_model(self) -> Runnable[Any, Any] | None:
-        """The model bound to the answer schema when the config has Choices and the model supports it."""
-        if not self.layout.choices:
+        """The model bound to the answer schema, when the config has controls and the model supports it."""
+        if self.schema is None:
             return None
         try:
-            return self.chat_model.with_structured_output(answer_schema(self.layout.choices), include_raw=True)
-        except NotImplementedError:
+            return self.chat_model.with_structured_output(self.schema, include_raw=True)
+        except NotImplementedError:  # such a model is asked for JSON in the prompt instead
             return None
 
     # prompts and versions
@@ -193,49 +202,62 @@ class LLMInteractive:
     async def apredict(
         self, tasks: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """``predict`` for callers that already run an event loop."""
+        """``predict`` for callers that already run an event loop; ``PREDICT_TIMEOUT`` bounds the whole batch."""
         prompt = self.current_prompt(context)
         if not prompt:
             return []
         version = self.model_version(prompt)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.predict_timeout
+        deadline = asyncio.get_running_loop().time() + self.settings.predict_timeout
         slots = asyncio.Semaphore(self.settings.max_concurrency)
 
         async def one(task: Mapping[str, Any]) -> dict[str, Any]:
             async with slots:
-                try:
-                    # The deadline bounds the whole task (downloads too), not only the model calls.
-                    result = await asyncio.wait_for(self._predict_task(task, prompt, deadline), deadline - loop.time())
-                except TimeoutError:
-                    late = f"Not predicted within PREDICT_TIMEOUT={self.settings.predict_timeout:g}s of the batch."
-                    return {"result": [], "model_version": version, "error": late}
-                except (PredictionError, PromptTemplateError) as exc:
-                    return {"result": [], "model_version": version, "error": str(exc)}
-                except Exception as exc:  # a bug or an odd model must not take the batch down
-                    logger.exception("predicting task %s failed", task.get("id"))
-                    message = scrub(f"{type(exc).__name__}: {exc}", self.settings.secrets()).splitlines()[0]
-                    return {"result": [], "model_version": version, "error": message[:300]}
-            return {"result": result, "model_version": version}
+                return await self.apredict_task(task, prompt, version, deadline=deadline)
 
         # A fresh context: no caller's callbacks or tracing hooks are inherited by the model's calls.
         isolated = contextvars.Context()
         futures = [isolated.run(asyncio.ensure_future, one(task)) for task in tasks]
         return list(await asyncio.gather(*futures))
 
-    async def _predict_task(self, task: Mapping[str, Any], prompt: str, deadline: float) -> list[dict[str, Any]]:
+    async def apredict_task(
+        self, task: Mapping[str, Any], prompt: str, version: str, *, deadline: float | None = None
+    ) -> dict[str, Any]:
+        """One task's prediction; a failure is a prediction with an ``error`` and no result, never an exception.
+
+        ``deadline`` (event loop time) defaults to ``PREDICT_TIMEOUT`` from now.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = deadline if deadline is not None else loop.time() + self.settings.predict_timeout
+        try:
+            # The deadline bounds the whole task (downloads too), not only the model calls.
+            return await asyncio.wait_for(self._predict_task(task, prompt, version, deadline), deadline - loop.time())
+        except TimeoutError:
+            late = f"Not predicted within PREDICT_TIMEOUT={self.settings.predict_timeout:g}s."
+            return prediction([], version, error=late)
+        except (PredictionError, PromptTemplateError) as exc:
+            return prediction([], version, error=str(exc))
+        except Exception as exc:  # a bug or an odd model must not take the batch down
+            logger.exception("predicting task %s failed", task.get("id"))
+            message = scrub(f"{type(exc).__name__}: {exc}", self.settings.secrets()).splitlines()[0]
+            return prediction([], version, error=message[:300])
+
+    async def _predict_task(
+        self, task: Mapping[str, Any], prompt: str, version: str, deadline: float
+    ) -> dict[str, Any]:
         layout = self.layout
         data = task.get("data") or {}
         source_text = await self._loader.source_text(layout.source, data)
         image = await self._loader.image_block(layout.source, data)
-        labels = [label for tag in layout.choices for label in tag.labels]
+        labels = [label for tag in layout.controls if tag.tag in ("Choices", "Labels") for label in tag.labels]
         fields = template_fields(layout.source, data, source_text, labels)
         text = render(prompt, fields)
         if self.settings.use_internal_prompt_template:
             text = render(self.settings.prompt_template, {**fields, "prompt": text}, what="PROMPT_TEMPLATE")
+        if self.schema is not None and self._structured is None:
+            text += "\n\n" + _JSON_INSTRUCTIONS + json.dumps(self.schema)
         message = HumanMessage(content=[{"type": "text", "text": text}, image] if image else text)
         try:
-            answers, chosen = await self._ask(message, deadline)
+            answers, parsed, replies = await self._ask(message, deadline)
         except LSLangChainError:
             raise
         except TimeoutError as exc:
@@ -248,43 +270,83 @@ class LLMInteractive:
             raise LLMCallError(
                 f"The chat model failed: {type(exc).__name__}{': ' + detail[0][:300] if detail else ''}"
             ) from exc
-        return regions(layout.prompt, prompt, layout.responses, answers, chosen, layout.choices)
+        verdict = self._verdict(parsed, data, source_text)
+        usage = Usage.of(replies, self.settings.openai_model)
+        return prediction(
+            regions(layout.prompt, prompt, layout.responses, answers, verdict.regions),
+            version,
+            usage=usage.as_meta(self._prices) if usage else None,
+            unfilled=verdict.reasons,
+        )
 
-    async def _ask(self, message: HumanMessage, deadline: float) -> tuple[list[str], dict[str, list[str]]]:
-        """NUM_RESPONSES answers, and the labels of each Choices tag taken from the first."""
+    def _verdict(self, parsed: Mapping[str, Any] | None, data: Mapping[str, Any], source_text: str) -> Verdict:
+        """The controls the answer fills validly; with no JSON answer at all, each control says so."""
+        controls = self.layout.controls
+        if not controls:
+            return Verdict(regions=[], reasons={})
+        if parsed is None:
+            return Verdict(
+                regions=[], reasons={tag.name: "the model's answer was not a JSON object" for tag in controls}
+            )
+        # Labels spans are located in the text of their object: plain text only (a URL is not the text).
+        text_of = {
+            tag.name: value
+            for tag in self.layout.interface.objects
+            if tag.tag == "Text"
+            and tag.attr.get("valueType") != "url"
+            and isinstance(value := data.get(tag.value_name), str)
+        }
+        text_of[self.layout.source.name] = source_text
+        return read_answer(self.layout.interface, controls, parsed, text_of)
+
+    async def _ask(
+        self, message: HumanMessage, deadline: float
+    ) -> tuple[list[str], Mapping[str, Any] | None, list[BaseMessage]]:
+        """NUM_RESPONSES response texts, the first answer's JSON object (None without controls or JSON), and the
+        model's replies (for their usage)."""
         count = self.settings.num_responses
         structured = self._structured
         if structured is not None:
             outs = await asyncio.gather(
                 *(self._call(lambda: structured.ainvoke([message]), deadline) for _ in range(count))
             )
-            parsed = [out.get("parsed") if isinstance(out.get("parsed"), Mapping) else None for out in outs]
-            # A model that answers in prose instead of JSON still gets its text read, and its labels matched.
-            answers = [
-                str(p.get(ANSWER_KEY) or "") if p is not None else str(getattr(out.get("raw"), "text", ""))
-                for p, out in zip(parsed, outs, strict=True)
+            replies = [out["raw"] for out in outs if isinstance(out.get("raw"), BaseMessage)]
+            objects = [
+                out["parsed"] if isinstance(out.get("parsed"), Mapping) else json_in_text(_text(out.get("raw")))
+                for out in outs
             ]
-            first = parsed[0]
-            if first is None:
-                return answers, {tag.name: choices_from_text(tag, answers[0]) for tag in self.layout.choices}
-            return answers, {tag.name: choices_from_structured(tag, first.get(tag.name)) for tag in self.layout.choices}
-        answers = await self._texts(message, count, deadline)
-        chosen = {tag.name: choices_from_text(tag, answers[0] if answers else "") for tag in self.layout.choices}
-        return answers, chosen
+            texts = [_text(out.get("raw")) for out in outs]
+            billed = replies
+        else:
+            replies, billed = await self._replies(message, count, deadline)
+            texts = [_text(reply) for reply in replies]
+            objects = [json_in_text(text) if self.schema is not None else None for text in texts]
+        # A model that answers in prose instead of JSON still has its text shown in the response TextAreas.
+        answers = [
+            str(obj.get(ANSWER_KEY) or "") if obj is not None else text
+            for obj, text in zip(objects, texts, strict=True)
+        ]
+        answers = [answer for answer in answers if answer] if self.layout.responses else []
+        return answers, objects[0] if objects else None, billed
 
-    async def _texts(self, message: HumanMessage, count: int, deadline: float) -> list[str]:
-        """``count`` answers: one request with ``n`` where the model takes it, one call per answer for the rest."""
+    async def _replies(
+        self, message: HumanMessage, count: int, deadline: float
+    ) -> tuple[list[BaseMessage], list[BaseMessage]]:
+        """``count`` replies (one request with ``n`` where the model takes it, one call per answer for the rest),
+        and one reply per request, whose usage is that request's."""
         model = self.chat_model
-        texts: list[str] = []
+        replies: list[BaseMessage] = []
         if count > 1 and "n" in type(model).model_fields:
             result = await self._call(lambda: model.agenerate([[message]], n=count), deadline)
-            texts = [generation.text for generation in result.generations[0]][:count]
+            replies = [
+                getattr(generation, "message", None) or AIMessage(generation.text)
+                for generation in result.generations[0]
+            ][:count]
+        billed = replies[:1]  # each choice of an ``n`` request carries the usage of the whole request
         # Models without ``n``, and servers that ignore it (some OpenAI-compatible ones), get one call per answer.
-        missing = count - len(texts)
-        replies = await asyncio.gather(
-            *(self._call(lambda: model.ainvoke([message]), deadline) for _ in range(missing))
-        )
-        return texts + [reply.text for reply in replies]
+        missing = count - len(replies)
+        extra = await asyncio.gather(*(self._call(lambda: model.ainvoke([message]), deadline) for _ in range(missing)))
+        return replies + list(extra), billed + list(extra)
 
     async def _call(self, make: Callable[[], Awaitable[T]], deadline: float) -> T:
         """One model call with LLM_TIMEOUT, retried while transient and while the batch has time left."""

@@ -2,7 +2,8 @@
 
 Read with the SDK's ``LabelInterface``. The rules follow Label Studio's ``llm_interactive`` example: the prompt is
 the first ``<TextArea>`` whose name starts with ``PROMPT_PREFIX`` and that points at a Text, HyperText, Paragraphs
-or Image object; every other ``<TextArea>`` receives the responses; every ``<Choices>`` receives a classification.
+or Image object; every other ``<TextArea>`` receives the responses; every ``<Choices>``, ``<Taxonomy>``,
+``<Rating>`` and ``<Number>``, and every ``<Labels>`` on a ``<Text>``, is filled from the same structured answer.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 from label_studio_sdk.label_interface import LabelInterface
 
 from ls_langchain.errors import LabelingConfigError
+from ls_langchain.predictor.structured import FILLABLE_TAGS
 
 __all__ = ["SUPPORTED_OBJECTS", "Layout", "read_layout"]
 
@@ -27,7 +29,7 @@ class Layout:
     prompt: Any  # TextAreaTag: where people type the prompt; echoed back in every prediction
     source: Any  # the object tag the prompt points at: the task's text, dialogue or image
     responses: tuple[Any, ...]  # TextAreaTag: each receives the NUM_RESPONSES answers
-    choices: tuple[Any, ...]  # ChoicesTag: each receives the labels the answer names
+    controls: tuple[Any, ...]  # Choices, Taxonomy, Rating, Number, Labels (on Text): filled from the answer
 
 
 def read_layout(label_config: str, prompt_prefix: str) -> Layout:
@@ -54,10 +56,15 @@ def read_layout(label_config: str, prompt_prefix: str) -> Layout:
         )
     source = next(objects[name] for name in prompt.to_name if objects[name].tag in SUPPORTED_OBJECTS)
     responses = tuple(tag for tag in text_areas if tag.name != prompt.name)
-    choices = tuple(tag for tag in interface.controls if tag.tag == "Choices")
-    if not responses and not choices:
+    controls = tuple(
+        tag
+        for tag in interface.controls
+        if tag.tag in FILLABLE_TAGS
+        and (tag.tag != "Labels" or getattr(objects.get(tag.to_name[0]), "tag", None) == "Text")
+    )
+    if not responses and not controls:
         raise LabelingConfigError(
-            f"The labeling config has nothing to fill in besides the prompt {prompt.name!r}: "
-            "add a <TextArea> for the response or a <Choices>."
+            f"The labeling config has nothing to fill in besides the prompt {prompt.name!r}: add a <TextArea> for "
+            f"the response, or one of {', '.join(FILLABLE_TAGS)}."
         )
-    return Layout(interface=interface, prompt=prompt, source=source, responses=responses, choices=choices)
+    return Layout(interface=interface, prompt=prompt, source=source, responses=responses, controls=controls)

@@ -1,70 +1,14 @@
-"""Model answers as Label Studio results: the prompt echoed, every response TextArea filled, Choices matched exactly.
-
-A choice is only ever a label the answer names: exactly (structured output) or as a whole phrase in free text.
-Single-choice tags get at most one label; an answer that names none, or several for a single choice, gets none.
+"""Model answers as one Label Studio prediction: the prompt echoed, every response TextArea filled, the controls
+the answer filled validly, and a ``meta`` that says what the calls used and why any control was left empty.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["ANSWER_KEY", "answer_schema", "choices_from_structured", "choices_from_text", "regions"]
-
-#: The property of the structured answer that holds the free-text response.
-ANSWER_KEY = "answer"
-
-
-def _is_multiple(tag: Any) -> bool:
-    return bool(tag.attr.get("choice") == "multiple")
-
-
-def answer_schema(choices: Sequence[Any]) -> dict[str, Any]:
-    """A JSON schema for one answer: the response text and, per Choices tag, its label(s) from the exact list."""
-    properties: dict[str, Any] = {ANSWER_KEY: {"type": "string", "description": "Your answer to the task directive."}}
-    for tag in choices:
-        labels = list(tag.labels)
-        if _is_multiple(tag):
-            properties[tag.name] = {
-                "type": "array",
-                "items": {"type": "string", "enum": labels},
-                "description": f"Every label that applies, from: {', '.join(labels)}. Empty if none applies.",
-            }
-        else:
-            properties[tag.name] = {
-                "anyOf": [{"type": "string", "enum": labels}, {"type": "null"}],
-                "description": f"The one label that applies, from: {', '.join(labels)}; null if none applies.",
-            }
-    return {
-        "title": "labeled_answer",
-        "description": "An answer to the task, with the labels it implies.",
-        "type": "object",
-        "properties": properties,
-        "required": list(properties),
-        "additionalProperties": False,
-    }
-
-
-def choices_from_structured(tag: Any, value: Any) -> list[str]:
-    """The labels a structured answer gave for ``tag``, kept only when they are labels of the tag."""
-    given = value if isinstance(value, list) else [value]
-    picked = [label for label in tag.labels if label in given]
-    return picked if _is_multiple(tag) or len(picked) == 1 else []
-
-
-def choices_from_text(tag: Any, text: str) -> list[str]:
-    """The labels named in free text as whole phrases (case-insensitive, longest first, no overlaps)."""
-    taken: list[tuple[int, int]] = []
-    found: set[str] = set()
-    for label in sorted(tag.labels, key=len, reverse=True):
-        for match in re.finditer(rf"(?<!\w){re.escape(label)}(?!\w)", text, flags=re.IGNORECASE):
-            if all(match.end() <= start or match.start() >= end for start, end in taken):
-                taken.append(match.span())
-                found.add(label)
-    picked = [label for label in tag.labels if label in found]
-    return picked if _is_multiple(tag) or len(picked) == 1 else []
+__all__ = ["prediction", "regions"]
 
 
 def regions(
@@ -72,12 +16,31 @@ def regions(
     prompt: str,
     response_tags: Sequence[Any],
     answers: Sequence[str],
-    chosen: Mapping[str, list[str]],
-    choice_tags: Sequence[Any],
+    filled: Sequence[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The ``result`` list of one prediction; a Choices tag with no label chosen is left out."""
-    made = [tag.label(choices) for tag in choice_tags if (choices := chosen.get(tag.name))]
+    """The ``result`` list of one prediction: the controls' regions, the responses, then the prompt."""
+    made = list(filled)
     if answers:
-        made.extend(tag.label(text=list(answers)) for tag in response_tags)
-    made.append(prompt_tag.label(text=[prompt]))
-    return [json.loads(region.to_json()) for region in made]
+        made.extend(json.loads(tag.label(text=list(answers)).to_json()) for tag in response_tags)
+    made.append(json.loads(prompt_tag.label(text=[prompt]).to_json()))
+    return made
+
+
+def prediction(
+    result: list[dict[str, Any]],
+    model_version: str,
+    *,
+    usage: Mapping[str, Any] | None = None,
+    unfilled: Mapping[str, str] | None = None,
+    error: str | None = None,
+) -> dict[str, Any]:
+    """A prediction as the ML backend returns it; ``meta`` only holds what is known."""
+    made: dict[str, Any] = {"result": result, "model_version": model_version}
+    meta: dict[str, Any] = dict(usage or {})
+    if unfilled:
+        meta["unfilled"] = dict(unfilled)
+    if meta:
+        made["meta"] = meta
+    if error is not None:
+        made["error"] = error
+    return made

@@ -30,7 +30,7 @@ from ls_langchain.errors import LSLangChainError
 from ls_langchain.predictor.interactive import TRAINING_EVENTS, LLMInteractive
 from ls_langchain.predictor.models import build_chat_model, scrub
 from ls_langchain.predictor.settings import Settings, parse_extra_params
-from ls_langchain.predictor.state import ProjectState
+from ls_langchain.predictor.state import open_state
 
 __all__ = ["create_app", "serve"]
 
@@ -111,7 +111,7 @@ def create_app(
     base = settings if settings is not None else Settings.from_env()
     if basic_auth is None and os.environ.get("BASIC_AUTH_USER") and os.environ.get("BASIC_AUTH_PASS"):
         basic_auth = (os.environ["BASIC_AUTH_USER"], os.environ["BASIC_AUTH_PASS"])
-    state = ProjectState(base.model_dir)
+    state = open_state(base.model_dir, base.state_url)
     _warm_up()
     counts: Counter[str] = Counter()
     # Chat models hold connection pools: one per distinct settings, not one per request.

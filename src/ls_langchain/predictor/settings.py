@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from ls_langchain.errors import ConfigurationError
+from ls_langchain.predictor.usage import parse_prices
 
 __all__ = ["SECRET_FIELDS", "Settings", "parse_extra_params"]
 
 #: Fields that hold credentials: left out of ``repr``, of the model fingerprint, and of every message.
-SECRET_FIELDS = frozenset({"openai_api_key", "label_studio_api_key"})
+SECRET_FIELDS = frozenset({"openai_api_key", "label_studio_api_key", "state_url"})
 # Only the server's operator may say where state lives, which Label Studio gets the backend's key, and whether
 # private addresses may be fetched: a project's extra params are set by whoever administers that project.
-_ENV_ONLY = frozenset({"model_dir", "label_studio_url", "label_studio_api_key", "allow_link_local_urls"})
+_ENV_ONLY = frozenset({"model_dir", "state_url", "label_studio_url", "label_studio_api_key", "allow_link_local_urls"})
 # Endpoints a project may redirect calls to; the backend's own key never follows them there.
 _ENDPOINTS = frozenset({"azure_resource_endpoint"})
 # The keys the example read from extra params, and the setting each one means.
@@ -69,6 +70,10 @@ class Settings:
     max_image_bytes: int = 20_000_000
     label_studio_url: str | None = None
     label_studio_api_key: str | None = field(default=None, repr=False)
+    # Where workers and replicas share per-project state: SQLite under MODEL_DIR, or redis://... (may hold a password).
+    state_url: str | None = field(default=None, repr=False)
+    # Prices per million tokens for the cost in each prediction's meta, added to the built-in list (JSON).
+    model_prices: str = ""
 
     def __post_init__(self) -> None:
         _check(self.num_responses >= 1, "NUM_RESPONSES must be at least 1", self.num_responses)
@@ -80,6 +85,7 @@ class Settings:
         _check(self.max_image_bytes >= 1, "MAX_IMAGE_BYTES must be at least 1", self.max_image_bytes)
         _check(bool(self.prompt_prefix), "PROMPT_PREFIX must not be empty", self.prompt_prefix)
         _check(bool(self.openai_provider.strip()), "OPENAI_PROVIDER must not be empty", self.openai_provider)
+        parse_prices(self.model_prices)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -1,8 +1,9 @@
-"""What the backend remembers per Label Studio project, in one SQLite file under ``MODEL_DIR``.
+"""What the backend remembers per Label Studio project, shared by every worker and replica.
 
-SQLite (WAL, a short connection per call) so that several server workers can share it: the prompt people
-submitted last, the extra params given at ``/setup`` (which may hold an API key, so the file is private to its
-owner), the labeling config, and the model versions handed out.
+Two stores keep the same things: the prompt people submitted last, the extra params given at ``/setup`` (which may
+hold an API key), the labeling config, and the model versions handed out. ``SQLiteState`` is one file under
+``MODEL_DIR`` (WAL, a short connection per call, private to its owner): the uvicorn or gunicorn workers of one
+host share it. ``RedisState`` (``STATE_URL=redis://...``) is shared by replicas on several hosts.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-__all__ = ["ProjectRecord", "ProjectState"]
+from ls_langchain.errors import ConfigurationError
 
-_FILE_NAME = "ls_langchain_predictor.sqlite3"
+__all__ = ["STATE_FILE_NAME", "ProjectRecord", "ProjectState", "SQLiteState", "open_state"]
+
+#: The SQLite file under ``MODEL_DIR``.
+STATE_FILE_NAME = "ls_langchain_predictor.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
     project TEXT PRIMARY KEY,
@@ -46,13 +50,44 @@ class ProjectRecord:
     label_config: str | None = None
 
 
-class ProjectState:
-    """Per-project prompt, extra params, labeling config and model versions, shared by every worker."""
+class ProjectState(Protocol):
+    """Per-project prompt, extra params, labeling config and model versions."""
+
+    def get(self, project: str) -> ProjectRecord: ...
+
+    def save_setup(self, project: str, extra_params: dict[str, Any], label_config: str) -> None:
+        """Remember what ``/setup`` was given; the stored prompt stays."""
+
+    def save_prompt(self, project: str, prompt: str) -> None:
+        """Remember the prompt people submitted last for this project."""
+
+    def add_version(self, project: str, model_version: str) -> None: ...
+
+    def versions(self, project: str) -> list[str]:
+        """Every model version handed out for the project, oldest first."""
+
+
+def open_state(model_dir: str | Path, state_url: str | None) -> ProjectState:
+    """The store ``STATE_URL`` names (``redis://``, ``rediss://``, ``unix://``), else SQLite under ``MODEL_DIR``."""
+    if not state_url:
+        return SQLiteState(model_dir)
+    if state_url.split("://", 1)[0] in ("redis", "rediss", "unix"):
+        from ls_langchain.predictor.redis_state import RedisState
+
+        return RedisState(state_url)
+    raise ConfigurationError(
+        "STATE_URL must be a redis://, rediss:// or unix:// URL (or unset for SQLite under MODEL_DIR), "
+        f"got one starting with {state_url.split(':', 1)[0]!r}."
+    )
+
+
+class SQLiteState:
+    """``ProjectState`` in one SQLite file under ``model_dir``, shared by the workers of one host."""
 
     def __init__(self, model_dir: str | Path) -> None:
         directory = Path(model_dir)
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / _FILE_NAME
+        self.path = directory / STATE_FILE_NAME
         self.path.touch(mode=0o600, exist_ok=True)
         os.chmod(self.path, 0o600)
         with self._connect() as db:
