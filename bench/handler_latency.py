@@ -58,6 +58,7 @@ def main() -> None:
             for name, (callbacks, count) in runs.items():
                 samples[name] += timed_calls(callbacks(), count, name)
         ours.flush(timeout=120)
+        ours.close()
 
     baseline = median_us(samples["no handler"])
     added = {name: median_us(s) - baseline for name, s in samples.items()}

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["json_safe"]
+__all__ = ["json_safe", "readable"]
 
 # Exact types first: this runs on every logged call, and abstract-class checks cost more than the copying.
 _PLAIN = frozenset({str, int, bool, type(None)})
@@ -29,9 +29,14 @@ def json_safe(value: Any) -> Any:
         return {str(key): json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [json_safe(item) for item in value]
+    return json_safe(readable(value))
+
+
+def readable(value: Any) -> Any:
+    """What stands for an object JSON cannot write: a pydantic model's dump, else its text (``json.dumps`` default)."""
     if hasattr(value, "model_dump"):
         try:
-            return json_safe(value.model_dump(mode="json"))
+            return value.model_dump(mode="json")
         except Exception:  # a pydantic model that cannot dump itself is shown by its repr
             return repr(value)
     return str(value)

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+from ls_langchain.jsonsafe import json_safe
 from ls_langchain.tasks import RunRecord
 
 __all__ = ["MASKED", "Mask", "mask_record"]
@@ -43,7 +44,10 @@ class _Masker:
 def mask_record(record: RunRecord, mask: Mask) -> tuple[RunRecord, int]:
     """The record with ``mask`` applied to all its text but its id; also how many values were masked fully."""
     masker = _Masker(mask)
+    # Objects become their text first, so that no text reaches the outbox unmasked.
     fields = {
-        field.name: masker(getattr(record, field.name)) for field in dataclasses.fields(record) if field.name != "id"
+        field.name: masker(json_safe(getattr(record, field.name)))
+        for field in dataclasses.fields(record)
+        if field.name != "id"
     }
     return dataclasses.replace(record, **fields), masker.failures

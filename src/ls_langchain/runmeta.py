@@ -7,6 +7,7 @@ and pydantic secret values are dropped, wherever they sit.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -15,8 +16,6 @@ from uuid import UUID
 
 from langchain_core.outputs import Generation
 from pydantic import SecretBytes, SecretStr
-
-from ls_langchain.jsonsafe import json_safe
 
 __all__ = ["drop_secrets", "finish_reasons", "pick_model_name", "run_meta", "token_usage"]
 
@@ -28,18 +27,33 @@ _MAX_TOKENS_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens", 
 # OpenAI-style usage names -> LangChain's usage_metadata names, so every provider reads the same.
 _USAGE_NAMES = {"prompt_tokens": "input_tokens", "completion_tokens": "output_tokens"}
 _ERROR_MESSAGE_LIMIT = 2000
+_SECRET_TYPES = (SecretStr, SecretBytes)
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_secret(key: str) -> bool:
+    """Whether a key names a secret; cached, since the same few keys come back on every call."""
+    return _SECRET_KEY.search(key) is not None
+
+
+def _keeps(key: Any, item: Any) -> bool:
+    return not (type(key) is str and _names_secret(key)) and not isinstance(item, _SECRET_TYPES)
 
 
 def drop_secrets(value: Any) -> Any:
     """A copy without entries whose key names a secret and without pydantic secret values, at any depth."""
-    if isinstance(value, dict):
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is dict:
         return {
-            key: drop_secrets(item)
+            key: item if type(item) in _SCALARS else drop_secrets(item)
             for key, item in value.items()
-            if not (isinstance(key, str) and _SECRET_KEY.search(key)) and not isinstance(item, (SecretStr, SecretBytes))
+            if _keeps(key, item)
         }
-    if isinstance(value, (list, tuple)):
-        return [drop_secrets(item) for item in value if not isinstance(item, (SecretStr, SecretBytes))]
+    if kind is list or kind is tuple:
+        return [drop_secrets(item) for item in value if not isinstance(item, _SECRET_TYPES)]
     if isinstance(value, Mapping):
         return drop_secrets(dict(value))
     return value
@@ -111,7 +125,7 @@ def run_meta(
     llm_output: Mapping[str, Any] | None = None,
     error: BaseException | None = None,
 ) -> dict[str, Any]:
-    """The ``meta`` of a run's task, JSON-safe and free of secrets; times are ``time.time()`` seconds."""
+    """The ``meta`` of a run's task, free of secrets; times are ``time.time()`` seconds."""
     params = drop_secrets(dict(invocation_params))
     user_metadata = {
         key: value for key, value in metadata.items() if not str(key).startswith("ls_") and key != "lc_versions"
@@ -137,5 +151,5 @@ def run_meta(
         meta["time_to_first_token_ms"] = _milliseconds(first_token - started)
     if error is not None:
         meta["error"] = {"type": type(error).__name__, "message": str(error)[:_ERROR_MESSAGE_LIMIT]}
-    safe: dict[str, Any] = json_safe({key: value for key, value in meta.items() if value is not None})
-    return safe
+    # Made JSON-safe when the record is written (RunRecord.to_json): one walk over the values instead of two.
+    return {key: value for key, value in meta.items() if value is not None}

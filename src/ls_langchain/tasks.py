@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ls_langchain.jsonsafe import json_safe, readable
 from ls_langchain.labeling import DEFAULT_IMAGES_KEY, TaskLayout
 from ls_langchain.messages import render_dialogue
 
@@ -33,9 +34,13 @@ class RunRecord:
     response_tool_calls: list[list[dict[str, Any]]] | None = None
 
     def to_json(self) -> str:
+        """The record as JSON, whatever objects it holds; this runs in the hook, so the common case is one C call."""
         # A shallow dict of the fields, not dataclasses.asdict: its deep copy cost more than the rest of the hook.
         fields_ = {f.name: getattr(self, f.name) for f in fields(self)}
-        return json.dumps(fields_, ensure_ascii=False, separators=(",", ":"))
+        try:
+            return json.dumps(fields_, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=readable)
+        except (TypeError, ValueError):  # NaN, or keys JSON cannot write: the thorough way
+            return json.dumps(json_safe(fields_), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
