@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(commands)
     _add_serve(commands)
     _add_outbox(commands)
+    _add_predict(commands)
     return parser
 
 
@@ -50,6 +52,16 @@ def _studio(args: argparse.Namespace) -> Studio:
     if not api_key:
         raise ConfigurationError("No Label Studio API key: set LABEL_STUDIO_API_KEY or pass --api-key.")
     return Studio(url, api_key)
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A progress bar on stderr (only on a terminal); yields the ``progress(done, total)`` callback to feed it."""
+    console = Console(stderr=True)
+    columns = (*Progress.get_default_columns(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 def _add_export(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -84,10 +96,7 @@ def _export(args: argparse.Namespace) -> int:
         annotator=args.annotator,
         limit=args.limit,
     )
-    console = Console(stderr=True)
-    columns = (*Progress.get_default_columns(), MofNCompleteColumn())
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task(f"Exporting project {args.project}", total=None)
+    with _progress(f"Exporting project {args.project}") as progress:
         summary = export_project(
             _studio(args),
             args.project,
@@ -95,7 +104,7 @@ def _export(args: argparse.Namespace) -> int:
             args.out,
             filters=filters,
             completions=args.completions,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            progress=progress,
         )
     print(summary.describe())
     return 0 if summary.records else 1
@@ -182,6 +191,48 @@ def _outbox_flush(args: argparse.Namespace) -> int:
         if status.pending and status.last_error:
             print(f"ls-langchain: {status.pending} runs still wait: {status.last_error}", file=sys.stderr)
     return 1 if unsent else 0
+
+
+def _add_predict(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "predict",
+        help="prefill a whole project from the LLM backend, resuming where the last run stopped",
+        description="Predict a project's tasks with the backend's settings (environment and the project's extra "
+        "params) and import the predictions in bulk. Tasks that already hold a prediction of the current model "
+        "version are skipped; Ctrl-C stops after the tasks in flight and imports what is done.",
+    )
+    command.add_argument("--project", type=int, required=True, metavar="ID", help="the Label Studio project id")
+    command.add_argument(
+        "--filter",
+        choices=("annotated", "unlabeled", "all"),
+        default="unlabeled",
+        help="which tasks (default: unlabeled, the ones nobody annotated yet)",
+    )
+    command.add_argument("--limit", type=int, metavar="N", help="predict at most N tasks")
+    command.add_argument("--prompt", help="the prompt (default: the one submitted last, then DEFAULT_PROMPT)")
+    command.add_argument("--details", type=Path, metavar="PATH", help="append one JSON line per task (usage, cost)")
+    command.add_argument("--url", help="Label Studio URL (default: LABEL_STUDIO_URL, then http://localhost:8080)")
+    command.add_argument("--api-key", help="Label Studio API key (default: LABEL_STUDIO_API_KEY)")
+    command.set_defaults(handler=_predict)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from ls_langchain.predictor.bulk import predict_project
+
+    with _progress(f"Predicting project {args.project}") as progress:
+        summary = predict_project(
+            _studio(args),
+            args.project,
+            which=args.filter,
+            limit=args.limit,
+            prompt=args.prompt,
+            details=args.details,
+            progress=progress,
+        )
+    print(summary.describe())
+    if summary.interrupted:
+        return 130
+    return 1 if summary.failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -186,6 +186,35 @@ class Studio:
             for task in pager:
                 yield task.model_dump(mode="json")
 
+    def task_page(
+        self, project_id: int, *, after_id: int, filters: Sequence[dict[str, Any]] = (), page_size: int = 500
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Tasks with an id above ``after_id`` that match the Data Manager ``filters``, in id order, and how many
+        match in all. Paging by id, not by page number, stays right while the matching set shrinks under it."""
+        items = [
+            *filters,
+            {"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after_id},
+        ]
+        query = json.dumps({"filters": {"conjunction": "and", "items": items}, "ordering": ["tasks:id"]})
+        with self._translated(f"reading the tasks of project {project_id}"):
+            pager = self._client.tasks.list(
+                project=project_id, query=query, fields="task_only", page=1, page_size=page_size
+            )
+            tasks = [task.model_dump(mode="json") for task in pager.items or ()]
+            return tasks, int(getattr(pager.response, "total", None) or len(tasks))
+
+    def import_predictions(self, project_id: int, predictions: Sequence[dict[str, Any]]) -> int:
+        """Predictions for existing tasks in one request; raises ``StudioError`` unless every one was stored."""
+        with self._translated(f"importing {len(predictions)} predictions into project {project_id}"):
+            answer = self._client.projects.import_predictions(id=project_id, request=list(predictions))
+        created = int(getattr(answer, "created", None) or 0)
+        if created != len(predictions):
+            raise IncompleteImportError(
+                f"Label Studio at {self.url} stored {created}/{len(predictions)} predictions in project {project_id}.",
+                (),
+            )
+        return created
+
     def find_user(self, email: str) -> int | None:
         """The id of the user with this email (case-insensitive), or None when the server has no such user."""
         with self._translated(f"looking up user {email!r}"):

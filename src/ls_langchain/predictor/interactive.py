@@ -36,7 +36,7 @@ from ls_langchain.predictor.structured import ANSWER_KEY, Verdict, answer_schema
 from ls_langchain.predictor.templates import check_template, render
 from ls_langchain.predictor.usage import Usage, parse_prices
 
-__all__ = ["TRAINING_EVENTS", "LLMInteractive"]
+__all__ = ["TRAINING_EVENTS", "LLMInteractive", "background_loop"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,7 +72,7 @@ _loop_lock = threading.Lock()
 _loop: tuple[int, asyncio.AbstractEventLoop] | None = None
 
 
-def _background_loop() -> asyncio.AbstractEventLoop:
+def background_loop() -> asyncio.AbstractEventLoop:
     """The event loop of the synchronous API: one per process, alive in a daemon thread.
 
     Providers cache their async HTTP clients across model instances; a new loop per call (``asyncio.run``) would
@@ -197,7 +197,7 @@ class LLMInteractive:
         self, tasks: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """One Label Studio prediction per task (none at all when there is no prompt yet)."""
-        return asyncio.run_coroutine_threadsafe(self.apredict(tasks, context), _background_loop()).result()
+        return asyncio.run_coroutine_threadsafe(self.apredict(tasks, context), background_loop()).result()
 
     async def apredict(
         self, tasks: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None = None
