@@ -1,5 +1,7 @@
 """Connect LangChain to Label Studio: log LLM runs as tasks, prefill annotations, export what people made of them."""
 
+from importlib.metadata import version as _version
+
 from ls_langchain.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -24,4 +26,7 @@ __all__ = [
     "RequestRejectedError",
     "StudioError",
     "StudioUnreachableError",
+    "__version__",
 ]
+
+__version__ = _version("ls-langchain")
