@@ -9,13 +9,9 @@ the context, sends the webhook of a submitted annotation, and retrieves batch pr
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import http.server
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,8 +23,9 @@ import pytest
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, TEXT_CLASSIFICATION
+from serving import running_backend
 
-from ls_langchain.localstudio import LocalStudio, free_port
+from ls_langchain.localstudio import LocalStudio
 
 from fake_openai import FakeOpenAI, Reply
 
@@ -89,34 +86,6 @@ def serve_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("serve") / "serve.log"
 
 
-@contextlib.contextmanager
-def running_backend(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """``ls-langchain serve`` in a subprocess on a free loopback port; yields its URL once it answers HTTP."""
-    port = free_port()
-    command = [sys.executable, "-m", "ls_langchain.cli", "-v", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"ls-langchain serve did not start; see {log_path}")
-            time.sleep(0.1)
-        try:
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-    output = log_path.read_text()
-    assert OPENAI_KEY not in output and AZURE_KEY not in output
-
-
 @pytest.fixture(scope="module")
 def backend_env(
     studio: LocalStudio, pat: str, llm: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
@@ -135,7 +104,7 @@ def backend_env(
 @pytest.fixture(scope="module")
 def backend(backend_env: dict[str, str], serve_log: Path) -> Iterator[str]:
     """The backend for this module's tests; yields its URL."""
-    with running_backend(backend_env, serve_log) as url:
+    with running_backend(backend_env, serve_log, secrets=(OPENAI_KEY, AZURE_KEY)) as url:
         yield url
 
 
@@ -318,7 +287,7 @@ def test_basic_auth_with_the_webhook_given_the_header(
     """With BASIC_AUTH_USER/PASS, Label Studio sends them to /health, /setup and /predict; its webhook needs the
     Authorization header added by hand (Settings > Webhooks), as the README says."""
     env = {**backend_env, "MODEL_DIR": str(tmp_path / "model_dir"), "BASIC_AUTH_USER": "ls", "BASIC_AUTH_PASS": "pw"}
-    with running_backend(env, tmp_path / "serve.log") as url:
+    with running_backend(env, tmp_path / "serve.log", secrets=(OPENAI_KEY, AZURE_KEY)) as url:
         project = ls.projects.create(title=title, label_config=TEXT_CLASSIFICATION)
         ls.projects.import_tasks(id=project.id, request=[{"text": "I love it when my computer crashes"}])
         [task] = ls.tasks.list(project=project.id)
