@@ -17,6 +17,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel, G
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableLambda
 from langchain_openai import ChatOpenAI
+from pydantic import Field
 from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, TEXT_CLASSIFICATION
 
 from ls_langchain.predictor import LLMInteractive, Settings
@@ -305,3 +306,30 @@ def test_consecutive_synchronous_batches_share_one_live_event_loop(fake_openai: 
         backend = LLMInteractive(PROMPT_ENGINEERING, openai_model(fake_openai), base_settings=QUIET, max_concurrency=4)
         predictions = backend.predict([{"data": {"text": str(i)}} for i in range(8)], context("Go"))
         assert [p.get("error") for p in predictions] == [None] * 8
+
+
+class _StructuredDouble(FakeListChatModel):
+    """Test double: a chat model of another provider whose ``with_structured_output`` answers like LangChain's
+    (``{"raw": AIMessage, "parsed": dict}``), recording the schema it was given."""
+
+    schemas: list[Any] = Field(default_factory=list)
+
+    def with_structured_output(self, schema: Any, **kwargs: Any) -> Any:
+        self.schemas.append((schema, kwargs))
+        raw = AIMessage(
+            '{"answer": "Yes.", "sentiment": ["Sarcastic"]}',
+            usage_metadata={"input_tokens": 7, "output_tokens": 3, "total_tokens": 10},
+        )
+        return RunnableLambda(lambda messages: {"raw": raw, "parsed": {"answer": "Yes.", "sentiment": ["Sarcastic"]}})
+
+
+def test_other_providers_answer_through_with_structured_output_and_their_usage_is_kept() -> None:
+    model = _StructuredDouble(responses=["never used"])
+    backend = LLMInteractive(TEXT_CLASSIFICATION, model, base_settings=QUIET)
+    [prediction] = backend.predict([{"data": {"text": "t"}}], context("Classify"))
+    assert by_name(prediction)["sentiment"] == {"choices": ["Sarcastic"]}
+    assert by_name(prediction)["response"] == {"text": ["Yes."]}
+    assert prediction["meta"] == {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
+    [(schema, kwargs)] = model.schemas
+    assert kwargs == {"include_raw": True}
+    assert schema["properties"]["sentiment"]["items"]["enum"] == ["Sarcastic", "Not Sarcastic"]
