@@ -1,21 +1,37 @@
 """`make demo`: start a local Label Studio on 127.0.0.1:8080 (data in .labelstudio/), log the examples into it,
-print where the tasks are, and keep the server up until Ctrl-C (or exit at once with --once)."""
+print where the tasks are, export them, and keep the server up until Ctrl-C (or exit at once with --once)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import os
+import re
 import sys
 import time
 from pathlib import Path
 
+from ls_langchain.export import Filters, export_project
 from ls_langchain.localstudio import LocalStudio
 from ls_langchain.studio import Studio
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each module has run() -> handlers; later examples add themselves here.
 EXAMPLES = ["prompt_mode", "chat_mode", "custom_config", "agent_tools", "multimodal_chat"]
+
+
+def export_all(studio: Studio, folder: Path) -> None:
+    """Close the loop: every project as SFT lines (nobody has annotated yet, so the model's answers stand), and an
+    evaluation report of the first one."""
+    print(f"\nExports in {folder}:")
+    for project in studio.client.projects.list():
+        slug = re.sub(r"[^a-z0-9]+", "-", project.title.lower()).strip("-")
+        summary = export_project(
+            studio, project.id, "sft", folder / f"{slug}-sft.jsonl", filters=Filters(annotated_only=False)
+        )
+        print(f"  {summary.describe()}")
+    first = min(project.id for project in studio.client.projects.list())
+    print(f"  {export_project(studio, first, 'eval', folder / 'report.md').describe()}")
 
 
 def main() -> int:
@@ -46,6 +62,7 @@ def main() -> int:
         print(f"Log in as {studio.username} / {studio.password}")
         for title, url, count in rows:
             print(f"  {count - before.get(title, 0):4d} new tasks ({count:4d} in all)  {title:<24} {url}")
+        export_all(Studio(studio.url, studio.personal_token()), data_dir / "exports")
         if args.once:
             return 0
         print("\nThe server stays up until Ctrl-C.")
