@@ -43,5 +43,6 @@ def test_flush_without_a_key_is_one_line(
     monkeypatch.delenv("LABEL_STUDIO_API_KEY", raising=False)
     assert main(["outbox", "flush", "--outbox-dir", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == (
-        "ls-langchain: No Label Studio API key: set LABEL_STUDIO_API_KEY or pass --api-key."
+        "ls-langchain: No Label Studio API key: set LABEL_STUDIO_API_KEY or pass --api-key "
+        "(Label Studio: Account & Settings > Personal Access Token)."
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -18,9 +17,9 @@ from rich.table import Table
 
 from ls_langchain.delivery import OUTBOX_DIR_ENV, Outbox, worker_for
 from ls_langchain.destination import ProjectSpec, waiting_destinations
-from ls_langchain.errors import ConfigurationError, LSLangChainError
+from ls_langchain.errors import LSLangChainError
 from ls_langchain.export import FORMATS, Filters, export_project
-from ls_langchain.studio import Studio
+from ls_langchain.studio import Studio, resolve_api_key, resolve_url
 
 __all__ = ["main"]
 
@@ -47,11 +46,7 @@ def _moment(text: str) -> datetime:
 
 def _studio(args: argparse.Namespace) -> Studio:
     """The Label Studio named by --url / --api-key, or by LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY."""
-    url = args.url or os.environ.get("LABEL_STUDIO_URL") or "http://localhost:8080"
-    api_key = args.api_key or os.environ.get("LABEL_STUDIO_API_KEY")
-    if not api_key:
-        raise ConfigurationError("No Label Studio API key: set LABEL_STUDIO_API_KEY or pass --api-key.")
-    return Studio(url, api_key)
+    return Studio(resolve_url(args.url, argument="--url"), resolve_api_key(args.api_key, argument="--api-key"))
 
 
 @contextlib.contextmanager
@@ -171,9 +166,7 @@ def _outbox_status(args: argparse.Namespace) -> int:
 
 
 def _outbox_flush(args: argparse.Namespace) -> int:
-    api_key = args.api_key or os.environ.get("LABEL_STUDIO_API_KEY")
-    if not api_key:
-        raise ConfigurationError("No Label Studio API key: set LABEL_STUDIO_API_KEY or pass --api-key.")
+    api_key = resolve_api_key(args.api_key, argument="--api-key")
     outbox = Outbox(args.outbox_dir)
     deadline = time.monotonic() + args.timeout
     unsent = 0

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-import httpx
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
@@ -33,7 +32,7 @@ from ls_langchain.labeling import LabelStudioMode, default_config, read_layout
 from ls_langchain.masking import MASKED, Mask, mask_record
 from ls_langchain.messages import conversation_to_dicts, generation_to_dict
 from ls_langchain.runmeta import pick_model_name, run_meta
-from ls_langchain.studio import Project, Studio
+from ls_langchain.studio import Project, Studio, resolve_api_key, resolve_url
 from ls_langchain.tasks import RunRecord
 
 __all__ = ["DEFAULT_PROJECT_NAME", "LabelStudioCallbackHandler"]
@@ -64,30 +63,6 @@ class _Run:
     class_name: str | None
     started: float = field(default_factory=time.time)
     first_token: float | None = None
-
-
-def _resolve_api_key(api_key: str | None) -> str:
-    key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
-    if not key:
-        raise ConfigurationError(
-            "No Label Studio API key: pass api_key=... or set LABEL_STUDIO_API_KEY "
-            "(Label Studio: Account & Settings > Personal Access Token)."
-        )
-    return key
-
-
-def _resolve_url(url: str | None) -> str:
-    value = (url or os.environ.get("LABEL_STUDIO_URL") or _DEFAULT_URL).strip()
-    try:
-        parsed = httpx.URL(value)
-    except Exception as exc:  # httpx raises InvalidURL and, for some inputs, TypeError
-        raise ConfigurationError(f"Label Studio URL {value!r} is malformed: use e.g. {_DEFAULT_URL}.") from exc
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise ConfigurationError(
-            f"Label Studio URL {value!r} is not an http(s) URL with a host: use e.g. {_DEFAULT_URL} "
-            "(argument url= or LABEL_STUDIO_URL)."
-        )
-    return value.rstrip("/")
 
 
 def _resolve_project_id(project_id: int | str | None) -> int | None:
@@ -184,7 +159,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         self.mask = mask
         self.log_errors = log_errors
         self.mode = _resolve_mode(mode)
-        self.url = _resolve_url(url)
+        self.url = resolve_url(url)
         self.project_name = datetime.today().strftime(project_name)
         if len(self.project_name) < 3:
             raise ConfigurationError(f"Project name {self.project_name!r} is too short: Label Studio needs 3 or more.")
@@ -197,7 +172,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         if not self.enabled:
             return
         spec = ProjectSpec(self.url, _resolve_project_id(project_id), self.project_name, self.project_config)
-        self._studio = Studio(self.url, _resolve_api_key(api_key))
+        self._studio = Studio(self.url, resolve_api_key(api_key))
         self._destination = ProjectDestination(self._studio, spec)
         self._worker = worker_for(
             Path(outbox_dir) if outbox_dir is not None else None,

@@ -19,6 +19,7 @@ from label_studio_sdk.core.api_error import ApiError
 
 from ls_langchain.errors import (
     AuthenticationError,
+    ConfigurationError,
     IncompleteImportError,
     ProjectNotFoundError,
     RequestRejectedError,
@@ -26,12 +27,40 @@ from ls_langchain.errors import (
     StudioUnreachableError,
 )
 
-__all__ = ["ImportResult", "Project", "Studio"]
+__all__ = ["DEFAULT_URL", "ImportResult", "Project", "Studio", "resolve_api_key", "resolve_url"]
+
+DEFAULT_URL = "http://localhost:8080"
 
 _AUTH_HINT = (
     "check LABEL_STUDIO_API_KEY: use a personal access token (Account & Settings > Personal Access Token), "
     "or a legacy token with legacy tokens enabled in Organization settings"
 )
+
+
+def resolve_api_key(api_key: str | None, *, argument: str = "api_key=...") -> str:
+    """The key given, else ``LABEL_STUDIO_API_KEY``; ``argument`` names how the caller's users give it."""
+    key = api_key or os.environ.get("LABEL_STUDIO_API_KEY")
+    if not key:
+        raise ConfigurationError(
+            f"No Label Studio API key: set LABEL_STUDIO_API_KEY or pass {argument} "
+            "(Label Studio: Account & Settings > Personal Access Token)."
+        )
+    return key
+
+
+def resolve_url(url: str | None, *, argument: str = "url=") -> str:
+    """The URL given, else ``LABEL_STUDIO_URL``, else ``http://localhost:8080``; refused unless http(s) with a host."""
+    value = (url or os.environ.get("LABEL_STUDIO_URL") or DEFAULT_URL).strip()
+    try:
+        parsed = httpx.URL(value)
+    except Exception as exc:  # httpx raises InvalidURL and, for some inputs, TypeError
+        raise ConfigurationError(f"Label Studio URL {value!r} is malformed: use e.g. {DEFAULT_URL}.") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigurationError(
+            f"Label Studio URL {value!r} is not an http(s) URL with a host: use e.g. {DEFAULT_URL} "
+            f"({argument} or LABEL_STUDIO_URL)."
+        )
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def test_nothing_exported_exits_1(studio_env: LocalStudio, annotated: int, tmp_p
         ("unknown project", "has no project with id 987654"),
         ("empty project", "has no tasks yet: log LLM runs into it"),
         ("config without answers", "SFT export needs the answer in a TextArea"),
-        ("no api key", "No Label Studio API key: set LABEL_STUDIO_API_KEY or pass --api-key."),
+        ("no api key", "No Label Studio API key: set LABEL_STUDIO_API_KEY or pass --api-key"),
         ("bad limit", "limit must be a positive number of tasks, not 0."),
         ("out is a folder", "is a folder: give the file to write, e.g. "),
     ],
