@@ -200,6 +200,9 @@ def test_seed_config_end_to_end(case: str, ls: LabelStudio, backend: str, llm: F
     assert interactive["response"]["text"][0].endswith("Task Directive: Explain this")
     if config == TEXT_CLASSIFICATION:
         assert interactive["sentiment"] == {"choices": ["Sarcastic"]}
+    if config == PROMPT_ENGINEERING:  # the judge: the first leaf path of the evals, the lowest rating
+        assert interactive["evals"] == {"taxonomy": [["Relevance", "Relevant"]]}
+        assert interactive["rating"] == {"rating": 1}
     request = llm.requests[seen]
     if params_kind == "extra_params_azure":
         assert request.path == "/openai/deployments/gpt-4o-mini/chat/completions"
