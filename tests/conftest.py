@@ -7,7 +7,7 @@ start from a copy of it in ~8 s.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +26,13 @@ STUDIO_ENV = {"ML_BLOCK_LOCAL_IP": "false", "SSRF_PROTECTION_ENABLED": "false"}
 def start_studio(tmp_root: Path, name: str) -> LocalStudio:
     """Start a Label Studio from a copy of the migrated template, in a data dir of its own."""
     return start_from_template(TEMPLATE_DIR, tmp_root / name, extra_env=STUDIO_ENV)
+
+
+@pytest.fixture(scope="session")
+def start_own_studio() -> Callable[[Path, str], LocalStudio]:
+    """For tests that stop or restart a server: starts one of their own (``from conftest import`` is ambiguous when
+    test folders have conftest files of their own)."""
+    return start_studio
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ import pytest
 from label_studio_sdk import LabelStudio
 from langchain_core.language_models.fake import FakeListLLM
 
-from conftest import start_studio
 from ls_langchain import LabelStudioCallbackHandler
 from ls_langchain.localstudio import LocalStudio
 
@@ -30,9 +29,11 @@ MakeHandler = Callable[..., LabelStudioCallbackHandler]
 
 
 @pytest.fixture(scope="module")
-def own_studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStudio]:
+def own_studio(
+    tmp_path_factory: pytest.TempPathFactory, start_own_studio: Callable[[Path, str], LocalStudio]
+) -> Iterator[LocalStudio]:
     """A server of this module's own, since these tests stop and restart it."""
-    server = start_studio(tmp_path_factory.mktemp("labelstudio-faults"), "data")
+    server = start_own_studio(tmp_path_factory.mktemp("labelstudio-faults"), "data")
     yield server
     server.stop()
 
