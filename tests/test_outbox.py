@@ -24,14 +24,6 @@ def test_records_come_out_in_the_order_they_went_in(tmp_path: Path) -> None:
     assert outbox.claim("t", 100) == []
 
 
-def test_the_same_record_id_is_stored_once_per_target(tmp_path: Path) -> None:
-    outbox = Outbox(tmp_path)
-    assert outbox.append("t", "r", "a") > 0
-    assert outbox.append("t", "r", "b") == 0
-    assert outbox.append("other", "r", "c") > 0
-    assert outbox.count("t") == 1
-
-
 def test_claims_are_released_or_completed(tmp_path: Path) -> None:
     outbox = Outbox(tmp_path)
     outbox.register("t", "{}")

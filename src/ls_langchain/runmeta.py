@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from langchain_core.outputs import Generation
+from langchain_core.outputs import ChatGeneration, Generation
 from pydantic import SecretBytes, SecretStr
 
 __all__ = ["drop_secrets", "finish_reasons", "pick_model_name", "run_meta", "token_usage"]
@@ -74,13 +74,18 @@ def pick_model_name(
     return None
 
 
+def _message(generation: Generation) -> Any:
+    """A chat candidate's message; None for a plain one (asking pydantic for a missing attribute is slow)."""
+    return generation.message if isinstance(generation, ChatGeneration) else None
+
+
 def token_usage(generations: Sequence[Generation], llm_output: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """Token counts: the message's ``usage_metadata`` when the model gives it, else the provider's ``llm_output``.
 
     With several candidates LangChain repeats the call's usage on each message, so the first one found is the call's.
     """
     for generation in generations:
-        usage = getattr(getattr(generation, "message", None), "usage_metadata", None)
+        usage = getattr(_message(generation), "usage_metadata", None)
         if usage:
             return {key: value for key, value in dict(usage).items() if value not in (None, {})}
     raw = (llm_output or {}).get("token_usage") or (llm_output or {}).get("usage")
@@ -94,7 +99,7 @@ def finish_reasons(generations: Sequence[Generation]) -> list[str | None]:
     reasons = []
     for generation in generations:
         info = generation.generation_info or {}
-        response_metadata = getattr(getattr(generation, "message", None), "response_metadata", None) or {}
+        response_metadata = getattr(_message(generation), "response_metadata", None) or {}
         reason = info.get("finish_reason") or response_metadata.get("finish_reason")
         reasons.append(str(reason) if reason is not None else None)
     return reasons

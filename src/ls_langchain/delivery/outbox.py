@@ -23,8 +23,8 @@ OUTBOX_DIR_ENV = "LS_LANGCHAIN_OUTBOX_DIR"
 _FILE_NAME = "outbox.sqlite3"
 # records.claimed: waiting to be sent, in a send whose outcome is not recorded yet, or refused by the server.
 _PENDING, _SENDING, _HELD = 0, 1, 2
-# Every index costs the hook's insert a B-tree update, so there is only the one that keeps a run from being stored
-# twice; the worker's queries walk the table in seq (rowid) order, which is the order it sends in anyway.
+# Every index costs the hook's insert a B-tree update, so there is none: the worker's queries walk the table in seq
+# (rowid) order, which is the order it sends in anyway, and the worker keeps a run from being stored twice.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
     seq INTEGER PRIMARY KEY,
@@ -32,8 +32,7 @@ CREATE TABLE IF NOT EXISTS records (
     record_id TEXT NOT NULL,
     body TEXT NOT NULL,
     created REAL NOT NULL,
-    claimed INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (target, record_id)
+    claimed INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS targets (
     target TEXT PRIMARY KEY,
@@ -122,7 +121,7 @@ class Outbox:
             )
 
     def append(self, target: str, record_id: str, body: str) -> int:
-        """Store a record durably; returns its sequence number (0 when the same record id was already stored)."""
+        """Store a record durably; returns its sequence number. Callers keep a run from being stored twice."""
         if self._size >= self.max_records:
             self._size = self.count()
             if self._size >= self.max_records:
@@ -130,10 +129,10 @@ class Outbox:
         with self._lock:
             self._size += 1
             cursor = self._conn().execute(
-                "INSERT OR IGNORE INTO records (target, record_id, body, created) VALUES (?, ?, ?, ?)",
+                "INSERT INTO records (target, record_id, body, created) VALUES (?, ?, ?, ?)",
                 (target, record_id, body, time.time()),
             )
-            return int(cursor.lastrowid or 0) if cursor.rowcount else 0
+            return int(cursor.lastrowid or 0)
 
     def count(self, target: str | None = None, *, up_to: int | None = None) -> int:
         """Records not yet delivered, for one target or all, optionally only those logged up to ``up_to``."""

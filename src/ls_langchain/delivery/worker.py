@@ -9,6 +9,7 @@ server, then claims the oldest records and exports them. Transient failures back
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import hashlib
@@ -99,6 +100,9 @@ class _Rejections:
         return self._splits >= self.limit
 
 
+#: How many record ids a worker remembers to drop a run submitted twice (by two handlers of one project).
+_RECENT_IDS = 4096
+
 _live_workers: weakref.WeakSet[DeliveryWorker] = weakref.WeakSet()
 
 
@@ -122,6 +126,8 @@ class DeliveryWorker:
         self.retry_rejected_after = retry_rejected_after
         self.max_backoff = max_backoff
         self._reported: str | None = None
+        self._recent: set[str] = set()
+        self._recent_order: collections.deque[str] = collections.deque()
         self._held_at: float | None = None
         self._reset()
         _live_workers.add(self)
@@ -146,8 +152,18 @@ class DeliveryWorker:
                     self._thread.start()
 
     def submit(self, record_id: str, body: str) -> None:
-        """Store one record durably and return; the thread ships it later. Raises OutboxFullError when full."""
+        """Store one record durably and return; the thread ships it later. Raises OutboxFullError when full.
+
+        Handlers of one process share this worker, and a run is seen by all of them at once: the ids submitted
+        lately are enough to store it once. (Another process never sees the same run.)
+        """
+        if record_id in self._recent:
+            return
         self.outbox.append(self.exporter.target, record_id, body)
+        self._recent.add(record_id)
+        self._recent_order.append(record_id)
+        if len(self._recent_order) > _RECENT_IDS:
+            self._recent.discard(self._recent_order.popleft())
         self._ensure_thread()
         self._unsent += 1
         if self._unsent >= self.flush_at:
