@@ -273,3 +273,61 @@ def test_bad_input_is_one_line(
     assert err.count("\n") == 1 and f"No prompt for project {project_id}: pass --prompt" in err
     assert predict("--project", str(project_id), "--prompt", "Go", "--limit", "0") == 2
     assert "--limit must be at least 1" in capsys.readouterr().err
+
+
+def test_a_second_ctrl_c_abandons_the_tasks_in_flight(
+    ls: LabelStudio, env: dict[str, str], fake_openai: FakeOpenAI, title: str
+) -> None:
+    fake_openai.responder = full_answer
+    fake_openai.delay = 4.0
+    project_id, _ = new_project(ls, title, ALL_CONTROLS, TEXTS[:4])
+    command = [sys.executable, "-m", "ls_langchain.cli", "predict", "--project", str(project_id), "--prompt", "Go"]
+    process = subprocess.Popen(
+        command, env={**os.environ, **env, "MAX_CONCURRENCY": "2"}, stdout=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while len(fake_openai.requests) < 2:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    assert "0 predictions imported" in output
+    assert predictions_of(ls, project_id) == []  # the two answers due 4 s later were never waited for
+
+
+def test_an_import_whose_answer_was_lost_is_not_imported_twice(
+    ls: LabelStudio, studio: LocalStudio, pat: str, fake_openai: FakeOpenAI, title: str, tmp_path: Path
+) -> None:
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
+    from ls_langchain.errors import StudioUnreachableError
+    from ls_langchain.predictor import Settings
+    from ls_langchain.predictor.bulk import predict_project
+    from ls_langchain.studio import Studio
+
+    class LosesTheFirstAnswer(Studio):
+        """Test double around the real ``Studio``: the first import reaches Label Studio, then its answer is lost."""
+
+        lost = 0
+
+        def import_predictions(self, project_id: int, predictions: Any) -> int:
+            created = super().import_predictions(project_id, predictions)
+            if not self.lost:
+                self.lost = created
+                raise StudioUnreachableError("the connection dropped before the answer came")
+            return created
+
+    fake_openai.responder = full_answer
+    project_id, task_ids = new_project(ls, title, ALL_CONTROLS, TEXTS[:5])
+    flaky = LosesTheFirstAnswer(studio.url, pat)
+    model = ChatOpenAI(model="gpt-4o-mini", api_key=SecretStr("sk-x"), base_url=fake_openai.base_url, max_retries=0)
+    summary = predict_project(
+        flaky, project_id, prompt="Go", settings=Settings(model_dir=str(tmp_path)), chat_model=model, batch_size=3
+    )
+    assert flaky.lost == 3  # the first batch was stored although its answer was lost
+    assert summary.imported == 5
+    assert Counter(int(p.task) for p in predictions_of(ls, project_id)) == dict.fromkeys(task_ids, 1)

@@ -303,19 +303,21 @@ class _Run:
                 return
 
     async def _send(self, batch: list[dict[str, Any]]) -> None:
+        """Import ``batch``; after an error that may have stored it anyway, send only what Label Studio lacks."""
         retrying = AsyncRetrying(
             stop=stop_after_attempt(4),
             wait=wait_exponential(multiplier=0.5, max=8),
             retry=retry_if_exception(lambda exc: isinstance(exc, StudioError) and exc.transient),
             reraise=True,
         )
+        missing = batch
         async for attempt in retrying:
             with attempt:
                 if attempt.retry_state.attempt_number > 1:
-                    batch = await self._not_stored(batch)
-                if batch:
-                    await asyncio.to_thread(self.studio.import_predictions, self.project_id, batch)
-                self.summary.imported += len(batch)
+                    missing = await self._not_stored(missing)
+                if missing:
+                    await asyncio.to_thread(self.studio.import_predictions, self.project_id, missing)
+        self.summary.imported += len(batch)
 
     async def _not_stored(self, batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The predictions of ``batch`` that Label Studio does not hold yet (after an import of unknown outcome)."""
