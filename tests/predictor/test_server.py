@@ -211,4 +211,4 @@ def test_basic_auth_guards_every_route(tmp_path: Path) -> None:
 def test_the_public_names_are_pinned() -> None:
     import ls_langchain.predictor
 
-    assert ls_langchain.predictor.__all__ == ["LLMInteractive", "Settings"]
+    assert ls_langchain.predictor.__all__ == ["LLMInteractive", "Settings", "predict_project"]

@@ -1,6 +1,8 @@
-"""A Label Studio ML backend that prefills TextAreas and Choices from a LangChain chat model."""
+"""A Label Studio ML backend that prefills every control of a labeling config from a LangChain chat model,
+interactively (``LLMInteractive``, ``ls-langchain serve``) or for a whole project (``predict_project``)."""
 
+from ls_langchain.predictor.bulk import predict_project
 from ls_langchain.predictor.interactive import LLMInteractive
 from ls_langchain.predictor.settings import Settings
 
-__all__ = ["LLMInteractive", "Settings"]
+__all__ = ["LLMInteractive", "Settings", "predict_project"]
