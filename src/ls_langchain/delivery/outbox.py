@@ -98,8 +98,6 @@ class Outbox:
         db.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a commit survives the process being killed; only an OS crash can lose the last ones.
         db.execute("PRAGMA synchronous=NORMAL")
-        # Pages read through a memory map rather than read(): fewer system calls in the hook's insert.
-        db.execute("PRAGMA mmap_size=268435456")
         db.executescript(_SCHEMA)
         return db
 
