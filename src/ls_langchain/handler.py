@@ -40,7 +40,6 @@ __all__ = ["DEFAULT_PROJECT_NAME", "LabelStudioCallbackHandler"]
 logger = logging.getLogger("ls_langchain")
 
 DEFAULT_PROJECT_NAME = "LangChain-%Y-%m-%d"
-_DEFAULT_URL = "http://localhost:8080"
 # Runs that started but never ended nor failed (a cancelled task, say) are forgotten past this many.
 _MAX_OPEN_RUNS = 10_000
 _ENABLED_ENV = "LS_LANGCHAIN_ENABLED"
