@@ -6,7 +6,7 @@ LS_VERSION := 1.23.2
 BIN := $(VENV)/bin
 ONCE ?=
 
-.PHONY: help install labelstudio redis test unit cassettes lint typecheck format demo bench clean
+.PHONY: help install labelstudio redis test unit cassettes lint format demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
