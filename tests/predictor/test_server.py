@@ -206,9 +206,3 @@ def test_basic_auth_guards_every_route(tmp_path: Path) -> None:
     assert client.get("/health", auth=("ls", "s3cret")).status_code == 200
     token = base64.b64encode(b"ls:s3cret").decode()
     assert client.get("/metrics", headers={"Authorization": f"Basic {token}"}).status_code == 200
-
-
-def test_the_public_names_are_pinned() -> None:
-    import ls_langchain.predictor
-
-    assert ls_langchain.predictor.__all__ == ["LLMInteractive", "Settings", "predict_project"]
