@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ls_langchain.delivery import Outbox, OutboxFullError
+from ls_langchain.delivery import Outbox
+from ls_langchain.errors import OutboxFullError
 
 
 def test_records_come_out_in_the_order_they_went_in(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@
     │   └── IncompleteImportError              an import answered 201 but stored fewer tasks or predictions
     ├── ExportError                            a project has nothing the requested export can be made from
     ├── LocalStudioError                       starting or driving a local Label Studio failed
+    ├── OutboxFullError                        the outbox holds its maximum of undelivered runs; a new one was refused
     ├── StateError                             the ML backend's shared state (Redis) could not be read or written
     └── PredictionError                        the ML backend could not predict one task
         ├── TaskInputError                     the task's data could not be read or fetched (bad URL, blocked host)
@@ -32,6 +33,7 @@ __all__ = [
     "LSLangChainError",
     "LabelingConfigError",
     "LocalStudioError",
+    "OutboxFullError",
     "PredictionError",
     "ProjectNotFoundError",
     "PromptTemplateError",
@@ -109,6 +111,10 @@ class ExportError(LSLangChainError):
 
 class LocalStudioError(LSLangChainError):
     """Starting, stopping or driving a local Label Studio server failed."""
+
+
+class OutboxFullError(LSLangChainError):
+    """The outbox holds ``max_records`` undelivered runs already; the new one was not stored."""
 
 
 class StateError(LSLangChainError):

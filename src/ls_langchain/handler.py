@@ -25,9 +25,15 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from ls_langchain.delivery import DeliveryWorker, OutboxFullError, worker_for
+from ls_langchain.delivery import DeliveryWorker, worker_for
 from ls_langchain.destination import ProjectDestination, ProjectSpec
-from ls_langchain.errors import ConfigurationError, LabelingConfigError, ProjectNotFoundError, StudioError
+from ls_langchain.errors import (
+    ConfigurationError,
+    LabelingConfigError,
+    OutboxFullError,
+    ProjectNotFoundError,
+    StudioError,
+)
 from ls_langchain.labeling import LabelStudioMode, default_config, read_layout
 from ls_langchain.masking import MASKED, Mask, mask_record
 from ls_langchain.messages import conversation_to_dicts, generation_to_dict

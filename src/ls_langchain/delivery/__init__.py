@@ -12,7 +12,7 @@ import sys
 import threading
 from pathlib import Path
 
-from ls_langchain.delivery.outbox import OUTBOX_DIR_ENV, Outbox, OutboxFullError, OutboxItem, default_outbox_dir
+from ls_langchain.delivery.outbox import OUTBOX_DIR_ENV, Outbox, OutboxItem, default_outbox_dir
 from ls_langchain.delivery.worker import DeliveryWorker, Exporter, close_all
 
 __all__ = [
@@ -20,7 +20,6 @@ __all__ = [
     "DeliveryWorker",
     "Exporter",
     "Outbox",
-    "OutboxFullError",
     "OutboxItem",
     "default_outbox_dir",
     "worker_for",

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import platformdirs
 
-__all__ = ["OUTBOX_DIR_ENV", "Outbox", "OutboxFullError", "OutboxItem", "TargetStatus", "default_outbox_dir"]
+from ls_langchain.errors import OutboxFullError
+
+__all__ = ["OUTBOX_DIR_ENV", "Outbox", "OutboxItem", "TargetStatus", "default_outbox_dir"]
 
 OUTBOX_DIR_ENV = "LS_LANGCHAIN_OUTBOX_DIR"
 _FILE_NAME = "outbox.sqlite3"
@@ -50,10 +52,6 @@ def default_outbox_dir() -> Path:
     """``$LS_LANGCHAIN_OUTBOX_DIR``, else the per-user data dir of the platform."""
     configured = os.environ.get(OUTBOX_DIR_ENV)
     return Path(configured) if configured else Path(platformdirs.user_data_dir("ls-langchain", appauthor=False))
-
-
-class OutboxFullError(Exception):
-    """The outbox holds ``max_records`` undelivered records already; the new one was not stored."""
 
 
 @dataclass(frozen=True)
