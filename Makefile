@@ -36,7 +36,7 @@ test: install labelstudio redis  ## the whole suite, against a real Label Studio
 	$(BIN)/pytest
 
 unit: install  ## the tests that need no server
-	$(BIN)/pytest -m "not studio"
+	$(BIN)/pytest tests/unit tests/recorded
 
 cassettes: install labelstudio  ## re-record tests/recorded/cassettes from a real Label Studio (never edit them by hand)
 	rm -rf tests/recorded/cassettes

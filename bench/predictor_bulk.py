@@ -20,12 +20,11 @@ from typing import Any
 
 from _common import ROOT, local_studio, table
 
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "predictor")]
-from seed_configs import PROMPT_ENGINEERING  # noqa: E402
-
+sys.path[:0] = [str(ROOT / "tests")]
 from ls_langchain.studio import Studio  # noqa: E402
 
 from fake_openai import FakeOpenAI, Reply  # noqa: E402
+from seed_configs import PROMPT_ENGINEERING  # noqa: E402
 
 
 def judge(request: dict[str, Any]) -> Reply:

@@ -17,11 +17,10 @@ from typing import Any
 import httpx
 from _common import ROOT, table
 
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "predictor")]
+sys.path[:0] = [str(ROOT / "tests")]
+from fake_openai import FakeOpenAI, Reply  # noqa: E402
 from seed_configs import TEXT_CLASSIFICATION  # noqa: E402
 from serving import running_backend  # noqa: E402
-
-from fake_openai import FakeOpenAI, Reply  # noqa: E402
 
 
 def answer(request: dict[str, Any]) -> Reply:

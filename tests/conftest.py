@@ -1,5 +1,8 @@
 """Shared fixtures: one real Label Studio server for the whole session, started on a free loopback port.
 
+Tests live by what they need: ``unit/`` (no server), ``integration/`` (the real Label Studio, Redis, PostgreSQL the
+suite starts), ``recorded/`` (replayed cassettes). The fixtures are here so that ``make cassettes`` can record.
+
 A fresh data dir migrates for ~40 s, so the first run keeps a migrated copy under ``.cache/`` and later servers
 start from a copy of it in ~8 s.
 """
@@ -76,10 +79,3 @@ def studio_env(studio: LocalStudio, pat: str, monkeypatch: pytest.MonkeyPatch) -
 def title() -> str:
     """A project title no other test uses."""
     return f"test-{uuid.uuid4().hex[:10]}"
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that uses the server, so `make unit` can leave them out."""
-    for item in items:
-        if "studio" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.studio)

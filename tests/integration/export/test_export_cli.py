@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from export_shapes import PROMPT_CONFIG, answer, prompt_task, read_lines
 from label_studio_sdk import LabelStudio
 
 from ls_langchain.cli import main
 from ls_langchain.localstudio import LocalStudio
+
+from export_shapes import PROMPT_CONFIG, answer, prompt_task, read_lines
 
 _CHOICES_ONLY = """<View><Text name="text" value="$text"/>
   <Choices name="verdict" toName="text"><Choice value="Good"/><Choice value="Bad"/></Choices></View>"""

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from seed_configs import ALL_CONTROLS, PROMPT_ENGINEERING
 
 from ls_langchain.errors import ConfigurationError
 from ls_langchain.predictor.layout import read_layout
 from ls_langchain.predictor.structured import ANSWER_KEY, answer_schema, json_in_text, read_answer, taxonomy_paths
 from ls_langchain.predictor.usage import Usage, parse_prices, price_of
+
+from seed_configs import ALL_CONTROLS, PROMPT_ENGINEERING
 
 TEXT = "Anna flew from Paris to Rome. In Rome, Anna ate. Parisians stay home."
 LAYOUT = read_layout(ALL_CONTROLS, "prompt")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from export_shapes import CHAT_CONFIG, PROMPT_CONFIG, answer, prompt_task, rating, read_lines
 from label_studio_sdk import LabelStudio
 
 from ls_langchain.errors import LabelingConfigError
 from ls_langchain.export import export_project
 from ls_langchain.studio import Studio
+
+from export_shapes import CHAT_CONFIG, PROMPT_CONFIG, answer, prompt_task, rating, read_lines
 
 
 def test_prompt_mode_takes_edits_accepted_answers_and_leaves_out_skipped_and_unannotated(

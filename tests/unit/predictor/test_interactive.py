@@ -18,11 +18,11 @@ from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableLambda
 from langchain_openai import ChatOpenAI
 from pydantic import Field
-from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, TEXT_CLASSIFICATION
 
 from ls_langchain.predictor import LLMInteractive, Settings
 
 from fake_openai import FakeOpenAI, Reply
+from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, TEXT_CLASSIFICATION
 
 QUIET = Settings()  # the defaults, whatever the environment of the test run says
 # A config with nothing to fill but a response: answers are plain text, asked for with ``n``.

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 from label_studio_sdk import LabelStudio
-from seed_configs import ALL_CONTROLS, PROMPT_ENGINEERING
 
 from ls_langchain.cli import main
 from ls_langchain.localstudio import LocalStudio
 
 from fake_openai import FakeOpenAI, Reply
+from seed_configs import ALL_CONTROLS, PROMPT_ENGINEERING
 
 TEXTS = [f"Anna {i} moved to Rome in 19{50 + i}, and Rome was kind to Anna {i}." for i in range(12)]
 

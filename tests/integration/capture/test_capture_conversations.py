@@ -13,9 +13,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI, OpenAI
 
-from test_handler import MakeHandler, response_texts, tasks_of
-
 from fake_openai import FakeOpenAI, Reply, ToolCall
+from test_handler import MakeHandler, response_texts, tasks_of
 
 # A 1x1 PNG, as a data URI: what a user sends when the image is not on the web.
 PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="

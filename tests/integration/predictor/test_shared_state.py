@@ -12,8 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from seed_configs import TEXT_CLASSIFICATION
-from serving import redis_server, running_backend
 
 from ls_langchain.cli import main
 from ls_langchain.errors import StateError
@@ -22,6 +20,8 @@ from ls_langchain.predictor.redis_state import RedisState
 from ls_langchain.predictor.state import STATE_FILE_NAME
 
 from fake_openai import FakeOpenAI, Reply
+from seed_configs import TEXT_CLASSIFICATION
+from serving import redis_server, running_backend
 
 OPENAI_KEY = "sk-shared-state-secret"
 

@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from export_shapes import EVAL_CONFIG, answer, prompt_task, rating, taxonomy
 from label_studio_sdk import LabelStudio
 
 from ls_langchain.export import Filters, export_project
 from ls_langchain.studio import Studio
+
+from export_shapes import EVAL_CONFIG, answer, prompt_task, rating, taxonomy
 
 
 def _task(text: str, model_answer: str, model: str) -> dict[str, object]:

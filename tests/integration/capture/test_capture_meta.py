@@ -17,9 +17,8 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_openai import ChatOpenAI, OpenAI
 from pydantic import SecretStr
 
-from test_handler import MakeHandler, tasks_of
-
 from fake_openai import FakeOpenAI
+from test_handler import MakeHandler, tasks_of
 
 
 class KeyHoldingChatModel(BaseChatModel):

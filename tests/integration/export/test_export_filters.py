@@ -7,12 +7,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from export_shapes import PROMPT_CONFIG, answer, prompt_task, read_lines
 from label_studio_sdk import LabelStudio
 
 from ls_langchain.errors import ConfigurationError
 from ls_langchain.export import Filters, export_project
 from ls_langchain.studio import Studio
+
+from export_shapes import PROMPT_CONFIG, answer, prompt_task, read_lines
 
 
 @pytest.fixture

@@ -6,6 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from label_studio_sdk import LabelStudio
+
+from ls_langchain.errors import LabelingConfigError
+from ls_langchain.export import export_project
+from ls_langchain.studio import Studio
+
 from export_shapes import (
     CHAT_CONFIG,
     PAIRWISE_CONFIG,
@@ -16,11 +22,6 @@ from export_shapes import (
     rating,
     read_lines,
 )
-from label_studio_sdk import LabelStudio
-
-from ls_langchain.errors import LabelingConfigError
-from ls_langchain.export import export_project
-from ls_langchain.studio import Studio
 
 _CHOICES_ONLY = """<View><Text name="text" value="$text"/>
   <Choices name="verdict" toName="text"><Choice value="Good"/><Choice value="Bad"/></Choices></View>"""

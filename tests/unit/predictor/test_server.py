@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
-from seed_configs import PROMPT_ENGINEERING, TEXT_CLASSIFICATION
 
 from ls_langchain.predictor.server import create_app
 from ls_langchain.predictor.settings import Settings
 
 from fake_openai import FakeOpenAI
+from seed_configs import PROMPT_ENGINEERING, TEXT_CLASSIFICATION
 
 PROMPT_ITEM = {"from_name": "prompt", "to_name": "context", "type": "textarea", "value": {"text": ["Summarize"]}}
 

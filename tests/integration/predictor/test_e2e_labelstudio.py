@@ -22,12 +22,12 @@ import httpx
 import pytest
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
-from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, TEXT_CLASSIFICATION
-from serving import running_backend
 
 from ls_langchain.localstudio import LocalStudio
 
 from fake_openai import FakeOpenAI, Reply
+from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, TEXT_CLASSIFICATION
+from serving import running_backend
 
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC")
 PNG_URI_PREFIX = "data:image/png;base64," + base64.b64encode(PNG).decode()

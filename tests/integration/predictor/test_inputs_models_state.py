@@ -13,7 +13,6 @@ import pytest
 from label_studio_sdk import LabelStudio
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
-from seed_configs import IMAGE_SUMMARIZATION, PROMPT_ENGINEERING
 
 from ls_langchain.errors import ConfigurationError, TaskInputError
 from ls_langchain.localstudio import LocalStudio
@@ -24,6 +23,7 @@ from ls_langchain.predictor.models import build_chat_model
 from ls_langchain.predictor.state import SQLiteState
 
 from fake_openai import FakeOpenAI
+from seed_configs import IMAGE_SUMMARIZATION, PROMPT_ENGINEERING
 
 PNG = b"\x89PNG\r\n\x1a\n fake image bytes"
 IMAGE = read_layout(IMAGE_SUMMARIZATION, "prompt").source

@@ -18,9 +18,9 @@ from langchain_openai import ChatOpenAI
 
 from ls_langchain import ConfigurationError, LabelStudioCallbackHandler
 from ls_langchain.localstudio import LocalStudio
-from test_handler import FailingLLM, MakeHandler, response_texts, tasks_of
 
 from fake_openai import FakeOpenAI
+from test_handler import FailingLLM, MakeHandler, response_texts, tasks_of
 
 EMAIL = re.compile(r"[\w.]+@[\w.]+")
 

@@ -7,10 +7,11 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from export_shapes import PROMPT_CONFIG, answer, prompt_task, rating
 
 from ls_langchain.export import export_project
 from ls_langchain.studio import Studio
+
+from export_shapes import PROMPT_CONFIG, answer, prompt_task, rating
 
 _TASKS = 1000
 _PROMPT = "Why is the sky blue? " * 50  # ~1 KB a task: keeping 700 tasks would hold well over 700 KB

@@ -18,9 +18,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
 
-from test_handler import MakeHandler, response_texts, tasks_of
-
 from fake_openai import FakeOpenAI, Reply, ToolCall
+from test_handler import MakeHandler, response_texts, tasks_of
 
 CALL_DELAY = 0.005
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, TEXT_CLASSIFICATION
 
 from ls_langchain.errors import LabelingConfigError
 from ls_langchain.predictor.layout import read_layout
 from ls_langchain.predictor.outputs import regions
 from ls_langchain.predictor.structured import answer_schema
+
+from seed_configs import DIALOGUE_SFT, IMAGE_SUMMARIZATION, PROMPT_ENGINEERING, TEXT_CLASSIFICATION
 
 TWO_RESPONSES = """<View><Text name="text" value="$text"/>
 <TextArea name="prompt" toName="text"/><TextArea name="draft" toName="text"/><TextArea name="final" toName="text"/>
