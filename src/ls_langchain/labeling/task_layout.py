@@ -1,4 +1,4 @@
-"""Labeling configs: the defaults per mode, and what a project's config says about where a run goes.
+"""What a project's labeling config says about where a logged run goes.
 
 Configs are read with the SDK's ``LabelInterface``; the result is a small ``TaskLayout`` that the pure task
 builders in ``tasks.py`` follow, so a custom config with ``$text`` or ``$dialogue`` works like the defaults.
@@ -6,7 +6,6 @@ builders in ``tasks.py`` follow, so a custom config with ``$text`` or ``$dialogu
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -14,57 +13,13 @@ from label_studio_sdk.label_interface import LabelInterface
 
 from ls_langchain.errors import LabelingConfigError
 
-__all__ = ["DEFAULT_IMAGES_KEY", "LabelStudioMode", "TaskLayout", "default_config", "read_layout"]
-
-#: The data key of a conversation's images when a config has no image list of its own.
-DEFAULT_IMAGES_KEY = "images"
-
-
-class LabelStudioMode(str, enum.Enum):
-    """What a handler logs by default: one prompt and its response, or a whole chat."""
-
-    PROMPT = "prompt"
-    CHAT = "chat"
-
-
-_PROMPT_CONFIG = """<View>
-  <Style>
-    .prompt-box { background-color: white; border-radius: 10px; box-shadow: 0px 4px 6px rgba(0, 0, 0, 0.1);
-                  padding: 20px; }
-  </Style>
-  <View className="root">
-    <View className="prompt-box">
-      <Text name="prompt" value="$prompt"/>
-    </View>
-    <Image name="images" valueList="$images" maxHeight="400px"/>
-    <TextArea name="response" toName="prompt" maxSubmissions="1" editable="true" required="true"/>
-  </View>
-  <Header value="Rate the response:"/>
-  <Rating name="rating" toName="prompt"/>
-</View>"""
-
-_CHAT_CONFIG = """<View>
-  <View className="root">
-    <Paragraphs name="dialogue" value="$prompt" layout="dialogue" textKey="content" nameKey="role"
-                granularity="sentence"/>
-    <Image name="images" valueList="$images" maxHeight="400px"/>
-    <Header value="Final response:"/>
-    <TextArea name="response" toName="dialogue" maxSubmissions="1" editable="true" required="true"/>
-  </View>
-  <Header value="Rate the response:"/>
-  <Rating name="rating" toName="dialogue"/>
-</View>"""
+__all__ = ["TaskLayout", "read_layout"]
 
 _INPUT_KINDS: dict[str, Literal["text", "dialogue"]] = {
     "Text": "text",
     "HyperText": "text",
     "Paragraphs": "dialogue",
 }
-
-
-def default_config(mode: LabelStudioMode) -> str:
-    """The labeling config a new project of this mode gets: the input, an editable response, a rating."""
-    return _CHAT_CONFIG if mode is LabelStudioMode.CHAT else _PROMPT_CONFIG
 
 
 @dataclass(frozen=True)
