@@ -26,7 +26,13 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from tenacity.stop import stop_base
 from tenacity.wait import wait_random_exponential
 
-from ls_langchain.errors import LLMCallError, LSLangChainError, PredictionError, PromptTemplateError
+from ls_langchain.errors import (
+    LLMCallError,
+    LSLangChainError,
+    PredictionError,
+    PromptTemplateError,
+    TaskInputError,
+)
 from ls_langchain.predictor.inputs import MediaLoader, template_fields
 from ls_langchain.predictor.layout import read_layout
 from ls_langchain.predictor.models import build_chat_model, scrub
@@ -206,12 +212,25 @@ class LLMInteractive:
         self, tasks: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
         """One Label Studio prediction per task (none at all when there is no prompt yet)."""
-        return asyncio.run_coroutine_threadsafe(self.apredict(tasks, context), background_loop()).result()
+        return asyncio.run_coroutine_threadsafe(self._apredict(tasks, context), background_loop()).result()
 
     async def apredict(
         self, tasks: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None = None
     ) -> list[dict[str, Any]]:
-        """``predict`` for callers that already run an event loop; ``PREDICT_TIMEOUT`` bounds the whole batch."""
+        """``predict`` for callers that already run an event loop; ``PREDICT_TIMEOUT`` bounds the whole batch.
+
+        The model's calls run on the backend's own loop whatever loop awaits this: providers cache their async
+        HTTP clients per process, so calls from a caller's short-lived loops (``asyncio.run`` twice, two test
+        clients in a row) would find those clients bound to a closed loop.
+        """
+        loop = background_loop()
+        if asyncio.get_running_loop() is loop:
+            return await self._apredict(tasks, context)
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._apredict(tasks, context), loop))
+
+    async def _apredict(
+        self, tasks: Sequence[Mapping[str, Any]], context: Mapping[str, Any] | None
+    ) -> list[dict[str, Any]]:
         prompt = self.current_prompt(context)
         if not prompt:
             return []
@@ -242,19 +261,25 @@ class LLMInteractive:
             return await asyncio.wait_for(self._predict_task(task, prompt, version, deadline), deadline - loop.time())
         except TimeoutError:
             late = f"Not predicted within PREDICT_TIMEOUT={self.settings.predict_timeout:g}s."
-            return prediction([], version, error=late)
-        except (PredictionError, PromptTemplateError) as exc:
-            return prediction([], version, error=str(exc))
+            return prediction([], version, error=late, error_status=504)
+        except (TaskInputError, PromptTemplateError) as exc:  # the request's own data or prompt cannot be used
+            return prediction([], version, error=str(exc), error_status=422)
+        except PredictionError as exc:  # the model provider failed
+            return prediction([], version, error=str(exc), error_status=502)
         except Exception as exc:  # a bug or an odd model must not take the batch down
             logger.exception("predicting task %s failed", task.get("id"))
             message = scrub(f"{type(exc).__name__}: {exc}", self.settings.secrets()).splitlines()[0]
-            return prediction([], version, error=message[:300])
+            return prediction([], version, error=message[:300], error_status=500)
 
     async def _predict_task(
         self, task: Mapping[str, Any], prompt: str, version: str, deadline: float
     ) -> dict[str, Any]:
         layout = self.layout
         data = task.get("data") or {}
+        if not isinstance(data, Mapping):
+            raise TaskInputError(
+                f'The task\'s data is a {type(data).__name__}, not an object: send data as {{"field": value, ...}}.'
+            )
         source_text = await self._loader.source_text(layout.source, data)
         image = await self._loader.image_block(layout.source, data)
         labels = [label for tag in layout.controls if tag.tag in ("Choices", "Labels") for label in tag.labels]

@@ -6,6 +6,7 @@ server) behind the real ``ChatOpenAI``.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from pathlib import Path
@@ -333,3 +334,15 @@ def test_other_providers_answer_through_with_structured_output_and_their_usage_i
     [(schema, kwargs)] = model.schemas
     assert kwargs == {"include_raw": True}
     assert schema["properties"]["sentiment"]["items"]["enum"] == ["Sarcastic", "Not Sarcastic"]
+
+
+def test_apredict_from_the_callers_own_loops_then_predict(fake_openai: FakeOpenAI) -> None:
+    """``asyncio.run`` twice, then the synchronous API: langchain-openai's cached async client must not be bound to
+    the first caller's closed loop."""
+    backend = LLMInteractive(PROMPT_ENGINEERING, openai_model(fake_openai), base_settings=QUIET)
+    tasks = [{"id": 1, "data": {"text": "The sky is blue."}}]
+    results = [asyncio.run(backend.apredict(tasks, context("Explain"))) for _ in range(2)]
+    results.append(backend.predict(tasks, context("Explain")))
+    for [prediction] in results:
+        assert "error" not in prediction, prediction.get("error")
+        assert "response" in by_name(prediction)
