@@ -33,8 +33,13 @@ def prediction(
     usage: Mapping[str, Any] | None = None,
     unfilled: Mapping[str, str] | None = None,
     error: str | None = None,
+    error_status: int | None = None,
 ) -> dict[str, Any]:
-    """A prediction as the ML backend returns it; ``meta`` only holds what is known."""
+    """A prediction as the ML backend returns it; ``meta`` only holds what is known.
+
+    A failed task has an ``error`` line and ``error_status``, the HTTP status it maps to: 422 when the task or
+    prompt cannot be used, 502 when the model provider failed, 504 when time ran out, 500 for a bug.
+    """
     made: dict[str, Any] = {"result": result, "model_version": model_version}
     meta: dict[str, Any] = dict(usage or {})
     if unfilled:
@@ -43,4 +48,5 @@ def prediction(
         made["meta"] = meta
     if error is not None:
         made["error"] = error
+        made["error_status"] = error_status or 500
     return made

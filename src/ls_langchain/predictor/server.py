@@ -184,8 +184,8 @@ def create_app(
         for prediction in failed:
             logger.warning("task not predicted: %s", prediction["error"])
         if context and predictions and len(failed) == len(predictions):
-            # Interactive mode: say why, rather than fill nothing in silently.
-            return _error(502, failed[0]["error"])
+            # Interactive mode: say why, rather than fill nothing in silently; the status says whose fault it is.
+            return _error(int(failed[0].get("error_status") or 502), failed[0]["error"])
         # Batch mode: a failed task gets no prediction, so that Retrieve Predictions can try it again later.
         return JSONResponse({"results": [[] if p.get("error") else p for p in predictions]})
 

@@ -206,3 +206,45 @@ def test_basic_auth_guards_every_route(tmp_path: Path) -> None:
     assert client.get("/health", auth=("ls", "s3cret")).status_code == 200
     token = base64.b64encode(b"ls:s3cret").decode()
     assert client.get("/metrics", headers={"Authorization": f"Basic {token}"}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("prompt", "data", "message"),
+    [
+        ("Summarize {text.__class__}", {"text": "t"}, "attribute"),
+        ("Summarize {missing}", {"text": "t"}, "missing"),
+        ("Summarize {text}", ["not", "an", "object"], "not an object"),
+    ],
+)
+def test_interactive_predict_blames_the_request_with_422(
+    client: TestClient, fake_openai: FakeOpenAI, prompt: str, data: Any, message: str
+) -> None:
+    """A prompt or task the backend cannot use is the caller's fault (422), not a gateway failure (502)."""
+    item = {**PROMPT_ITEM, "value": {"text": [prompt]}}
+    body = {
+        "tasks": [{"id": 1, "data": data}],
+        "label_config": PROMPT_ENGINEERING,
+        "params": {"context": {"result": [item]}},
+    }
+    answer = client.post("/predict", json=body)
+    assert answer.status_code == 422, answer.text
+    assert message in answer.json()["error"]
+    assert "\n" not in answer.json()["error"]
+    assert fake_openai.requests == []
+
+
+def test_two_apps_in_a_row_both_predict(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    """Each TestClient runs its own event loop; the provider's cached async client must not outlive the first."""
+    body = {
+        "tasks": [{"id": 1, "data": {"text": "t"}}],
+        "label_config": PROMPT_ENGINEERING,
+        "params": {"context": {"result": [PROMPT_ITEM]}},
+    }
+
+    def model_for(settings: Settings) -> BaseChatModel:
+        return ChatOpenAI(model="gpt-4o-mini", api_key="sk-test-key", base_url=fake_openai.base_url, max_retries=0)
+
+    for _ in range(2):
+        with TestClient(create_app(Settings(model_dir=str(tmp_path)), chat_model_factory=model_for)) as client:
+            answer = client.post("/predict", json=body)
+            assert answer.status_code == 200, answer.text
