@@ -15,7 +15,7 @@ from typing import IO, Any, Literal
 from ls_langchain.errors import ConfigurationError, ExportError, ProjectNotFoundError
 from ls_langchain.export.evaluation import Tally
 from ls_langchain.export.filters import Filters, narrow
-from ls_langchain.export.preference import check_preference, preference_records
+from ls_langchain.export.preference import SamePromptRatings, check_preference, preference_records
 from ls_langchain.export.reading import Layout, read_layout, read_task
 from ls_langchain.export.report import write_report
 from ls_langchain.export.sft import check_sft, sft_records
@@ -188,19 +188,38 @@ class _Run:
 
     def write_lines(self, stream: IO[str], out: Path, format: Format, *, completions: bool) -> ExportSummary:
         records = 0
-        for kept, _, _ in self.tasks(self.filters):
-            if kept is None:
-                continue
-            reading = read_task(kept, self.layout)
-            lines = sft_records(reading, completions=completions) if format == "sft" else preference_records(reading)
-            written = 0
-            for record in lines:
+        same_prompt = SamePromptRatings() if format == "preference" else None
+        unpaired: set[int] = set()
+        try:
+            for kept, _, _ in self.tasks(self.filters):
+                if kept is None:
+                    continue
+                reading = read_task(kept, self.layout)
+                lines = (
+                    sft_records(reading, completions=completions) if format == "sft" else preference_records(reading)
+                )
+                written = 0
+                for record in lines:
+                    stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    written += 1
+                records += written
+                self.exported += bool(written)
+                if same_prompt is not None:
+                    same_prompt.add(int(kept["id"]), reading)
+                if not written:
+                    self.left_out["no_answer" if format == "sft" else "no_pair"] += 1
+                    unpaired.add(int(kept["id"]))
+            for record, tasks in same_prompt.records() if same_prompt is not None else ():
                 stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-                written += 1
-            records += written
-            self.exported += bool(written)
-            if not written:
-                self.left_out["no_answer" if format == "sft" else "no_pair"] += 1
+                records += 1
+                for task in unpaired.intersection(tasks):  # paired after all, with a task read later
+                    unpaired.discard(task)
+                    self.exported += 1
+                    self.left_out["no_pair"] -= 1
+        finally:
+            if same_prompt is not None:
+                same_prompt.close()
+        self.left_out = +self.left_out  # drop reasons that no task is left out for any more
         return self.summary(format, [out], records)
 
     def evaluate(self, out: Path) -> ExportSummary:

@@ -59,6 +59,45 @@ def test_keeping_one_of_several_candidates_prefers_it_over_the_others(
     ]
 
 
+def test_a_picked_candidate_is_preferred_even_when_rated(
+    studio_client: Studio, ls: LabelStudio, make_project, predictions_of, tmp_path: Path
+) -> None:
+    """Picking one of three candidates and rating it is still a preference over the other two."""
+    project, (task,) = make_project(PROMPT_CONFIG, [prompt_task("A pun?", "Pun one.", "Pun two.", "Pun three.")])
+    ls.annotations.create(id=task, result=[answer("Pun two."), rating(5)], parent_prediction=predictions_of(task)[1])
+
+    export_project(studio_client, project, "preference", tmp_path / "p.jsonl")
+
+    assert read_lines(tmp_path / "p.jsonl") == [
+        {"prompt": "A pun?", "chosen": "Pun two.", "rejected": "Pun one."},
+        {"prompt": "A pun?", "chosen": "Pun two.", "rejected": "Pun three."},
+    ]
+
+
+def test_ratings_of_answers_to_one_prompt_in_different_tasks_make_pairs(
+    studio_client: Studio, ls: LabelStudio, make_project, tmp_path: Path
+) -> None:
+    """Two models (two tasks) answered the same prompt; the ratings order their answers. Another prompt with one
+    task makes no pair."""
+    project, (first, second, alone) = make_project(
+        PROMPT_CONFIG,
+        [
+            prompt_task("Name a prime.", "7", model="model-a"),
+            prompt_task("Name a prime.", "9", model="model-b"),
+            prompt_task("Name a colour.", "Blue", model="model-a"),
+        ],
+    )
+    ls.annotations.create(id=first, result=[answer("7"), rating(5)])
+    ls.annotations.create(id=second, result=[answer("9"), rating(2)])
+    ls.annotations.create(id=alone, result=[answer("Blue"), rating(4)])
+
+    summary = export_project(studio_client, project, "preference", tmp_path / "p.jsonl")
+
+    assert read_lines(tmp_path / "p.jsonl") == [{"prompt": "Name a prime.", "chosen": "7", "rejected": "9"}]
+    assert summary.tasks_exported == 2
+    assert summary.left_out == {"no_pair": 1}
+
+
 def test_ratings_of_several_candidates_order_them(
     studio_client: Studio, ls: LabelStudio, make_project, predictions_of, second_annotator: int, tmp_path: Path
 ) -> None:
