@@ -6,7 +6,7 @@ LS_VERSION := 1.23.2
 BIN := $(VENV)/bin
 ONCE ?=
 
-.PHONY: help install labelstudio redis test unit cassettes lint format demo bench clean
+.PHONY: help install labelstudio redis browser test unit cassettes lint format demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -32,7 +32,12 @@ redis: install  ## a redis-server for the tests of the Redis-backed state
 	@test -x $(BIN)/redis-server || command -v redis-server >/dev/null || \
 		(apt-get update && apt-get install -y redis-server)
 
-test: install labelstudio redis  ## the whole suite, against a real Label Studio the suite starts
+# Playwright drives the system's chromium: `playwright install` downloads browsers, which cannot be done everywhere.
+browser:  ## Debian's chromium for the browser tests (tests/integration/browser/)
+	@test -x /usr/bin/chromium || command -v chromium >/dev/null || \
+		(apt-get update && apt-get install -y chromium)
+
+test: install labelstudio redis browser  ## the whole suite, against a real Label Studio the suite starts
 	$(BIN)/pytest
 
 unit: install  ## the tests that need no server
