@@ -138,7 +138,7 @@ class LLMInteractive:
         self.label_config = label_config
         self.layout = read_layout(label_config, self.settings.prompt_prefix)
         check_template(self.settings.prompt_template, what="PROMPT_TEMPLATE")
-        self.default_prompt = self.settings.resolved_default_prompt()
+        self.default_prompt = self.settings.default_prompt or None
         if self.default_prompt:
             check_template(self.default_prompt, what="DEFAULT_PROMPT")
         self.chat_model = _without_own_handlers(chat_model or build_chat_model(self.settings))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from ls_langchain.errors import ConfigurationError
 from ls_langchain.predictor.usage import parse_prices
 
 __all__ = ["SECRET_FIELDS", "Settings", "parse_extra_params"]
+
+logger = logging.getLogger(__name__)
 
 #: Fields that hold credentials: left out of ``repr``, of the model fingerprint, and of every message.
 SECRET_FIELDS = frozenset({"openai_api_key", "label_studio_api_key", "state_url"})
@@ -89,9 +92,15 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        """The settings named in ``environ`` (default: ``os.environ``), defaults for the rest."""
+        """The settings named in ``environ`` (default: ``os.environ``), defaults for the rest.
+
+        Only here may ``DEFAULT_PROMPT`` name a file (the operator's choice); its text is read now, and the file
+        named in the log. Everywhere else (extra params, Python arguments) a prompt is text, never a path.
+        """
         source = os.environ if environ is None else environ
         values = {f.name: source[f.name.upper()] for f in dataclasses.fields(cls) if f.name.upper() in source}
+        if values.get("default_prompt"):
+            values["default_prompt"] = _prompt_or_file(values["default_prompt"])
         return cls()._with(values, origin="environment variable")
 
     def merged(self, overrides: Mapping[str, Any]) -> Settings:
@@ -113,18 +122,6 @@ class Settings:
                 "only sent to the endpoints of its environment."
             )
         return self._with(values, origin="extra param")
-
-    def resolved_default_prompt(self) -> str | None:
-        """DEFAULT_PROMPT as text: read from the file it names, when it names one."""
-        prompt = self.default_prompt
-        if prompt and "\n" not in prompt and len(prompt) < 4096 and Path(prompt).is_file():
-            try:
-                return Path(prompt).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigurationError(
-                    f"DEFAULT_PROMPT names the file {prompt}, which cannot be read: {exc}"
-                ) from exc
-        return prompt or None
 
     def fingerprint(self) -> dict[str, Any]:
         """What decides the model's answers, without secrets or operational limits: the input of model_version."""
@@ -156,6 +153,18 @@ class Settings:
             if f.name in values
         }
         return dataclasses.replace(self, **converted)
+
+
+def _prompt_or_file(value: str) -> str:
+    """The environment's DEFAULT_PROMPT as text: the content of the file it names, when it names one."""
+    if "\n" in value or len(value) >= 4096 or not Path(value).is_file():
+        return value
+    try:
+        text = Path(value).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"DEFAULT_PROMPT names the file {value}, which cannot be read: {exc}") from exc
+    logger.warning("DEFAULT_PROMPT: read from the file %s (%d characters)", Path(value).resolve(), len(text))
+    return text
 
 
 def _check(ok: bool, message: str, value: object) -> None:

@@ -85,13 +85,6 @@ def test_secrets_stay_out_of_repr_and_fingerprint() -> None:
     assert set(settings.secrets()) == {"sk-very-secret", "ls-secret"}
 
 
-def test_default_prompt_may_name_a_file(tmp_path: pytest.TempPathFactory) -> None:
-    path = tmp_path / "prompt.txt"  # type: ignore[operator]
-    path.write_text("Classify {text}", encoding="utf-8")
-    assert Settings(default_prompt=str(path)).resolved_default_prompt() == "Classify {text}"
-    assert Settings(default_prompt="Just text").resolved_default_prompt() == "Just text"
-
-
 # templates: the example ran str.format on what people typed
 
 
