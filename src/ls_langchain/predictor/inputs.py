@@ -2,8 +2,9 @@
 
 Only the source object's own field is ever fetched. Fetching follows three rules: ``data:`` URIs and public
 http(s) URLs only; files on Label Studio itself are read with ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``
-(the token Label Studio hands to ``/setup`` is the legacy one, refused while legacy tokens are off); and no
-request goes to a link-local or cloud-metadata address unless ``ALLOW_LINK_LOCAL_URLS`` says so.
+(the token Label Studio hands to ``/setup`` is the legacy one, refused while legacy tokens are off), and only
+through Label Studio's file routes, never its API; and no request goes to a link-local or cloud-metadata address
+unless ``ALLOW_LINK_LOCAL_URLS`` says so.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import functools
 import ipaddress
 import json
 import mimetypes
+import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import httpx
 
@@ -32,6 +34,12 @@ _METADATA_ADDRESSES = frozenset(
     ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
 )
 _MAX_REDIRECTS = 3
+# The routes by which Label Studio 1.23 serves files (label_studio/data_import/urls.py, io_storages/urls.py): uploads,
+# local-storage files, and the cloud-storage resolvers. The backend's key reads these and nothing else of its API.
+_STUDIO_FILE_ROUTES = re.compile(
+    r"/(data/upload/.+|storage-data/uploaded/|data/local-files/|(tasks|projects)/[0-9]+/(resolve|presign)/)"
+)
+_STUDIO_FILE_ROUTE_NAMES = "/data/upload/, /data/local-files/, /storage-data/uploaded/, /tasks|projects/<id>/resolve/"
 
 
 def render_dialogue(items: Any, *, name_key: str = "author", text_key: str = "text") -> str:
@@ -163,7 +171,21 @@ class MediaLoader:
                 "(set ALLOW_LINK_LOCAL_URLS=true if that is really meant)."
             )
 
+    def _check_studio_file_route(self, url: str) -> None:
+        """Refuse, in one line, a Label Studio URL that is not one of its file routes (its API, say)."""
+        # The path as Studio.download will request it: below LABEL_STUDIO_URL, whatever the value's form.
+        on_studio = self._studio_url and url.startswith(self._studio_url + "/")
+        relative = "/" + (url[len(self._studio_url or "") :] if on_studio else url).lstrip("/")
+        path = unquote(urlsplit(relative).path)
+        segments = path.split("/")
+        if "." in segments or ".." in segments or "\\" in path or not _STUDIO_FILE_ROUTES.fullmatch(path):
+            raise TaskInputError(
+                f"Refusing to read {url[:80]!r} from Label Studio: only its file routes ({_STUDIO_FILE_ROUTE_NAMES}) "
+                "are read with the backend's key."
+            )
+
     async def _from_studio(self, url: str) -> tuple[bytes, str]:
+        self._check_studio_file_route(url)
         if not (self._studio_url and self._studio_key):
             raise TaskInputError(
                 f"{url[:80]} is a Label Studio file: set LABEL_STUDIO_URL and LABEL_STUDIO_API_KEY for the backend "

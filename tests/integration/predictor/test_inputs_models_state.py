@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 from label_studio_sdk import LabelStudio
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_openai import AzureChatOpenAI, ChatOpenAI
@@ -20,6 +22,7 @@ from ls_langchain.predictor import LLMInteractive, Settings
 from ls_langchain.predictor.inputs import MediaLoader, render_dialogue
 from ls_langchain.predictor.layout import read_layout
 from ls_langchain.predictor.models import build_chat_model
+from ls_langchain.predictor.server import create_app
 from ls_langchain.predictor.state import SQLiteState
 
 from fake_openai import FakeOpenAI
@@ -91,15 +94,71 @@ async def test_a_studio_file_without_studio_credentials_says_what_to_set() -> No
         await MediaLoader(Settings()).image_block(IMAGE, {"image": "/data/upload/1/receipt.png"})
 
 
-async def test_a_studio_file_is_read_with_the_api_key(studio: LocalStudio, pat: str) -> None:
-    """Any path Label Studio guards by login shows that the key is sent; the project list is one."""
+def _chat(fake_openai: FakeOpenAI) -> ChatOpenAI:
+    """The real ChatOpenAI aimed at FakeOpenAI (test double)."""
+    return ChatOpenAI(model="gpt-4o-mini", api_key="sk-test", base_url=fake_openai.base_url, max_retries=0)
+
+
+def _upload(studio: LocalStudio, ls: LabelStudio, title: str) -> str:
+    """A PNG uploaded into a new project, as Label Studio stores it; returns the task's ``/data/upload/...`` path."""
+    project = ls.projects.create(title=title, label_config=IMAGE_SUMMARIZATION)
+    headers = ls._client_wrapper.get_headers()
+    files = {"file": ("receipt.png", PNG, "image/png")}
+    httpx.post(
+        f"{studio.url}/api/projects/{project.id}/import", headers=headers, files=files, timeout=60
+    ).raise_for_status()
+    [task] = ls.tasks.list(project=project.id)
+    path = str(task.data["image"])
+    assert path.startswith("/data/upload/")
+    return path
+
+
+async def test_a_studio_file_is_read_with_the_api_key(
+    studio: LocalStudio, pat: str, ls: LabelStudio, title: str
+) -> None:
+    """An uploaded file is read with the key, by its path and by its full URL; a wrong key is refused."""
+    path = _upload(studio, ls, title)
     loader = MediaLoader(Settings(label_studio_url=studio.url, label_studio_api_key=pat))
-    body, content_type = await loader._fetch("/api/projects/?page_size=1")
-    assert content_type == "application/json"
-    assert body.startswith(b"{")
+    for url in (path, f"{studio.url}{path}"):
+        body, content_type = await loader._fetch(url)
+        assert (body, content_type) == (PNG, "image/png")
     refused = MediaLoader(Settings(label_studio_url=studio.url, label_studio_api_key="not-a-token"))
     with pytest.raises(TaskInputError, match="refused the API key"):
-        await refused._fetch("/api/projects/?page_size=1")
+        await refused._fetch(path)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/api/current-user/token",
+        "/api/projects/",
+        "/api/users/",
+        "{studio}/api/current-user/token",
+        "/data/upload/../../api/current-user/token",
+        "/data/upload/%2e%2e/%2e%2e/api/current-user/token",
+        "//api/current-user/token",
+        "/tasks/1/resolve/../../api/users/",
+    ],
+)
+def test_task_data_cannot_read_label_studios_api_with_the_backends_key(
+    studio: LocalStudio, pat: str, fake_openai: FakeOpenAI, tmp_path: Path, value: str
+) -> None:
+    """Through the running app: a <Text valueType="url"> task naming an API path of Label Studio is refused in one
+    line, and the token never reaches the model or the answer. The LLM is FakeOpenAI (test double)."""
+    settings = Settings(label_studio_url=studio.url, label_studio_api_key=pat, model_dir=str(tmp_path))
+    client = TestClient(create_app(settings, chat_model_factory=lambda _: _chat(fake_openai)))
+    prompt = {"from_name": "prompt", "to_name": "text", "type": "textarea", "value": {"text": ["Repeat it"]}}
+    body = {
+        "tasks": [{"id": 1, "data": {"doc": value.format(studio=studio.url)}}],
+        "label_config": TEXT_URL_CONFIG,
+        "params": {"context": {"result": [prompt]}},
+    }
+    answer = client.post("/predict", json=body)
+    assert answer.status_code == 422, answer.text
+    assert "only its file routes" in answer.json()["error"]
+    assert "\n" not in answer.json()["error"]
+    assert pat not in answer.text
+    assert fake_openai.requests == []
 
 
 def test_a_text_object_with_value_type_url_is_fetched(web: str, fake_openai: FakeOpenAI) -> None:
