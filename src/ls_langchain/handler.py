@@ -34,7 +34,7 @@ from ls_langchain.errors import (
     ProjectNotFoundError,
     StudioError,
 )
-from ls_langchain.labeling import LabelStudioMode, default_config, read_layout
+from ls_langchain.labeling import LabelStudioMode, TaskLayout, default_config, read_layout
 from ls_langchain.masking import MASKED, Mask, mask_record
 from ls_langchain.messages import conversation_to_dicts, generation_to_dict
 from ls_langchain.runmeta import pick_model_name, run_meta
@@ -126,6 +126,17 @@ def _resolve_mode(mode: str | LabelStudioMode) -> LabelStudioMode:
         raise ConfigurationError(f"Unknown mode {mode!r}: use one of {choices}.") from exc
 
 
+def _warn_if_one_line(layout: TaskLayout, where: str) -> None:
+    """Say so when Label Studio would edit the response on one line: edits then lose the answer's line breaks."""
+    if not layout.response_multiline:
+        logger.warning(
+            "ls-langchain: %s edits its response TextArea %r on one line, so an answer someone edits loses its line "
+            'breaks: give that <TextArea> rows="4" (any number above 1).',
+            where,
+            layout.response_name,
+        )
+
+
 class LabelStudioCallbackHandler(BaseCallbackHandler):
     """Logs LLM and chat-model calls into a Label Studio project; a drop-in for langchain_community's handler.
 
@@ -169,13 +180,14 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         if len(self.project_name) < 3:
             raise ConfigurationError(f"Project name {self.project_name!r} is too short: Label Studio needs 3 or more.")
         self.project_config = project_config if project_config is not None else default_config(self.mode)
-        read_layout(self.project_config)  # raises LabelingConfigError now rather than at the first import
+        layout = read_layout(self.project_config)  # raises LabelingConfigError now rather than at the first import
         self._runs: dict[UUID, _Run] = {}
         self._parents: dict[UUID, UUID | None] = {}
         self._destination: ProjectDestination | None = None
         self._worker: DeliveryWorker | None = None
         if not self.enabled:
             return
+        _warn_if_one_line(layout, "The labeling config")
         spec = ProjectSpec(self.url, _resolve_project_id(project_id), self.project_name, self.project_config)
         self._studio = Studio(self.url, resolve_api_key(api_key))
         self._destination = ProjectDestination(self._studio, spec)
@@ -187,19 +199,21 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
             retry_rejected_after=retry_rejected_after,
         )
         self._worker.outbox.register(spec.key, spec.describe())
-        self._connect(self._destination, self._worker)
+        self._connect(self._destination, self._worker, warned=not layout.response_multiline)
 
-    def _connect(self, destination: ProjectDestination, worker: DeliveryWorker) -> None:
+    def _connect(self, destination: ProjectDestination, worker: DeliveryWorker, *, warned: bool) -> None:
         """Find or create the project now, so a wrong project id or config fails here; an unreachable or refusing
         server is reported once and does not stop logging: records wait in the outbox."""
         try:
             with worker.exclusive():  # two processes must not both create a project of the same title
-                project, _ = destination.resolve()
+                project, layout = destination.resolve()
         except (ProjectNotFoundError, LabelingConfigError):
             raise
         except StudioError as exc:
             worker.report(exc)  # logged once, even if the worker meets the same error again and again
             return
+        if not warned:  # a project that existed has a config of its own
+            _warn_if_one_line(layout, f"Project {project.id} ({project.title!r})")
         logger.info("ls-langchain: logging into %s", self._studio.project_url(project.id))
 
     @property

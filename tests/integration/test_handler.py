@@ -227,6 +227,18 @@ def test_reused_project_without_textarea_names_what_is_missing(
         make_handler(project_name=title)
 
 
+def test_reused_project_with_a_one_line_response_is_warned_about(
+    make_handler: MakeHandler, ls: LabelStudio, title: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    project = ls.projects.create(
+        title=title, label_config='<View><Text name="t" value="$text"/><TextArea name="response" toName="t"/></View>'
+    )
+    with caplog.at_level(logging.WARNING, logger="ls_langchain"):
+        make_handler(project_name=title)
+    (warning,) = [r.getMessage() for r in caplog.records if "line breaks" in r.getMessage()]
+    assert f"Project {project.id} ({title!r})" in warning and 'rows="4"' in warning
+
+
 def test_chat_model_in_prompt_mode_logs_readable_text(make_handler: MakeHandler, ls: LabelStudio, title: str) -> None:
     handler = make_handler(mode="prompt", project_name=title)
     FakeListChatModel(responses=["Sure"], callbacks=[handler]).invoke([SystemMessage("Be nice"), HumanMessage("Hi")])

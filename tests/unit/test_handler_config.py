@@ -60,3 +60,21 @@ def test_project_id_from_environment_must_be_a_number(monkeypatch: pytest.Monkey
     monkeypatch.setenv("LABEL_STUDIO_PROJECT_ID", "my-project")
     with pytest.raises(ConfigurationError, match="LABEL_STUDIO_PROJECT_ID"):
         LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9")
+
+
+ONE_LINE_CONFIG = '<View><Text name="prompt" value="$prompt"/><TextArea name="answer" toName="prompt"/></View>'
+
+
+def test_a_one_line_response_textarea_is_warned_about_at_construction(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="ls_langchain"):
+        handler = LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9", project_config=ONE_LINE_CONFIG)
+    handler.close(timeout=0)
+    (warning,) = [r.getMessage() for r in caplog.records if "line breaks" in r.getMessage()]
+    assert "'answer'" in warning and 'rows="4"' in warning
+
+
+def test_the_default_configs_are_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="ls_langchain"):
+        handler = LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9", mode="chat")
+    handler.close(timeout=0)
+    assert not [r for r in caplog.records if "line breaks" in r.getMessage()]

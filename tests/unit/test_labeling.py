@@ -49,3 +49,16 @@ def test_invalid_xml_is_one_readable_line() -> None:
     with pytest.raises(LabelingConfigError, match="not valid XML") as caught:
         read_layout("<View><Text name='prompt' value='$prompt'></View>")
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("mode", list(LabelStudioMode))
+def test_default_configs_edit_the_response_in_a_multiline_editor(mode: LabelStudioMode) -> None:
+    assert read_layout(default_config(mode)).response_multiline
+
+
+@pytest.mark.parametrize(
+    ("rows", "multiline"), [("", False), (' rows="1"', False), (' rows="2"', True), (' rows="4px"', True)]
+)
+def test_a_response_textarea_is_multiline_only_with_rows_above_one(rows: str, multiline: bool) -> None:
+    config = f'<View><Text name="prompt" value="$prompt"/><TextArea name="response" toName="prompt"{rows}/></View>'
+    assert read_layout(config).response_multiline is multiline

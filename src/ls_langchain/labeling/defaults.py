@@ -1,5 +1,8 @@
 """The labeling configs a new project gets, per mode: the input, an editable response, a rating.
 
+The response TextArea has ``rows``: Label Studio edits a TextArea without it (or with ``rows="1"``) in a one-line
+``<input>``, which drops the line breaks of an answer as soon as someone edits it.
+
 The one home of the default configs; ``LabelStudioMode`` says which one a handler uses.
 """
 
@@ -30,7 +33,7 @@ _PROMPT_CONFIG = """<View>
       <Text name="prompt" value="$prompt"/>
     </View>
     <Image name="images" valueList="$images" maxHeight="400px"/>
-    <TextArea name="response" toName="prompt" maxSubmissions="1" editable="true" required="true"/>
+    <TextArea name="response" toName="prompt" maxSubmissions="1" editable="true" required="true" rows="4"/>
   </View>
   <Header value="Rate the response:"/>
   <Rating name="rating" toName="prompt"/>
@@ -42,7 +45,7 @@ _CHAT_CONFIG = """<View>
                 granularity="sentence"/>
     <Image name="images" valueList="$images" maxHeight="400px"/>
     <Header value="Final response:"/>
-    <TextArea name="response" toName="dialogue" maxSubmissions="1" editable="true" required="true"/>
+    <TextArea name="response" toName="dialogue" maxSubmissions="1" editable="true" required="true" rows="4"/>
   </View>
   <Header value="Rate the response:"/>
   <Rating name="rating" toName="dialogue"/>

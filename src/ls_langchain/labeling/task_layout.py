@@ -6,6 +6,7 @@ builders in ``tasks.py`` follow, so a custom config with ``$text`` or ``$dialogu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -25,7 +26,10 @@ _INPUT_KINDS: dict[str, Literal["text", "dialogue"]] = {
 @dataclass(frozen=True)
 class TaskLayout:
     """Where a logged run goes in a project: the data key of the input, the response TextArea, and the data key of
-    an ``<Image valueList="$...">`` that shows the conversation's images, if the config has one."""
+    an ``<Image valueList="$...">`` that shows the conversation's images, if the config has one.
+
+    ``response_multiline`` is False when Label Studio edits the response in a one-line ``<input>`` (no ``rows``, or
+    ``rows="1"``): an edited answer then loses its line breaks."""
 
     input_name: str
     input_key: str
@@ -34,6 +38,7 @@ class TaskLayout:
     text_key: str = "content"
     role_key: str = "role"
     images_key: str | None = None
+    response_multiline: bool = True
 
 
 def _parse(config: str) -> LabelInterface:
@@ -86,7 +91,14 @@ def read_layout(config: str) -> TaskLayout:
         text_key=_attr(obj, "textKey") or "text",
         role_key=_attr(obj, "nameKey") or "author",
         images_key=_images_key(interface),
+        response_multiline=_multiline(response),
     )
+
+
+def _multiline(textarea: Any) -> bool:
+    """Whether Label Studio edits this TextArea in a textarea: it does when ``rows`` is a number above 1."""
+    rows = re.match(r"\s*(\d+)", _attr(textarea, "rows"))  # read as the editor's parseInt reads it
+    return rows is not None and int(rows.group(1)) > 1
 
 
 def _images_key(interface: LabelInterface) -> str | None:
