@@ -156,4 +156,4 @@ def log_in(page: Page, studio: LocalStudio) -> None:
 def open_task(page: Page, studio: LocalStudio, project_id: int, task_id: int) -> None:
     """Open one task in the labeling editor of its project's Data Manager, and wait until the editor shows it."""
     page.goto(f"{studio.url}/projects/{project_id}/data?task={task_id}")
-    page.get_by_test_id("bottombar-submit-button").or_(page.get_by_role("button", name="Update")).wait_for()
+    page.get_by_test_id("bottombar-submit-button").or_(page.get_by_test_id("bottombar-update-button")).wait_for()

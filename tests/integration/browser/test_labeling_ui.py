@@ -15,6 +15,8 @@ from ls_langchain.localstudio import LocalStudio
 from browser import open_task
 
 ANSWER = "- Paris: about 2.1 million people\n- Greater Paris: about 12 million"
+# What LLM answers hold and an edit must keep: blank lines, indentation, code fences, accents, emoji, edge spaces.
+RICH_ANSWER = '  Steps:\n1. Öffne den Deckel.\n2. Pour the water ✓\n\n```python\ndef brew():\n    return "🍵"\n```\n'
 
 
 def log_chat(studio: LocalStudio, pat: str, title: str, outbox: Path, answer: str) -> tuple[int, int]:
@@ -50,3 +52,23 @@ def test_a_logged_chat_task_shows_speakers_the_prefilled_response_and_the_rating
     expect(studio_page.get_by_test_id("htx-textbox-content")).to_have_text(ANSWER.replace("\n", ""))
     assert studio_page.get_by_test_id("htx-textbox-content").inner_text() == ANSWER
     expect(studio_page.locator("ul.ant-rate [role=radio]")).to_have_count(5)
+
+
+def test_an_edited_multiline_answer_keeps_its_line_breaks(
+    studio_page: Page, studio: LocalStudio, pat: str, ls: LabelStudio, title: str, tmp_path: Path
+) -> None:
+    project_id, task_id = log_chat(studio, pat, title, tmp_path / "outbox", RICH_ANSWER)
+    open_task(studio_page, studio, project_id, task_id)
+
+    studio_page.get_by_test_id("htx-textbox-edit-button").click()
+    editor = studio_page.get_by_test_id("textarea-region").locator("textarea")
+    expect(editor).to_have_value(RICH_ANSWER)
+    editor.press("Control+End")
+    editor.press_sequentially("Checked.")
+    studio_page.get_by_test_id("bottombar-submit-button").click()
+    expect(studio_page.get_by_text("Annotation saved successfully")).to_be_visible()
+
+    (annotation,) = ls.annotations.list(id=task_id)
+    (result,) = annotation.result
+    assert result["from_name"] == "response"
+    assert result["value"]["text"] == [RICH_ANSWER + "Checked."]
