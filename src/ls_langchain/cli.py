@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     _add_outbox(commands)
     _add_predict(commands)
+    _add_evaluate(commands)
     return parser
 
 
@@ -226,6 +227,60 @@ def _predict(args: argparse.Namespace) -> int:
     if summary.interrupted:
         return 130
     return 1 if summary.failed else 0
+
+
+def _add_evaluate(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "evaluate",
+        help="compare a project's predictions with people's answers, per model version and control",
+        description="Write report.json, report.md (with PNG charts) and report.html into --out, and print a summary. "
+        "Two or more --model-version: each is compared with the first.",
+    )
+    command.add_argument("--project", type=int, required=True, metavar="ID", help="the Label Studio project id")
+    command.add_argument(
+        "--model-version",
+        action="append",
+        default=[],
+        metavar="V",
+        help="only this prediction model_version (repeat it to compare versions; the first is the baseline)",
+    )
+    command.add_argument(
+        "--truth",
+        choices=("latest", "ground-truth", "majority"),
+        default="latest",
+        help="people's answer: ground truth, else the latest annotation (default); only ground truth; or the "
+        "majority of annotators per control",
+    )
+    command.add_argument("--since", type=_moment, metavar="DATE", help="only annotations made from then on")
+    command.add_argument("--until", type=_moment, metavar="DATE", help="only annotations made before then")
+    command.add_argument("--annotator", metavar="EMAIL|ID", help="only this annotator's annotations")
+    command.add_argument("--limit", type=int, metavar="N", help="stop after N evaluated tasks")
+    command.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder to write the report into")
+    command.add_argument("--url", help="Label Studio URL (default: LABEL_STUDIO_URL, then http://localhost:8080)")
+    command.add_argument("--api-key", help="Label Studio API key (default: LABEL_STUDIO_API_KEY)")
+    command.set_defaults(handler=_evaluate)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ls_langchain.evaluation import evaluate_project  # the report extra is only needed here
+    from ls_langchain.evaluation.report import print_summary
+
+    filters = Filters(
+        annotated_only=False, since=args.since, until=args.until, annotator=args.annotator, limit=args.limit
+    )
+    with _progress(f"Evaluating project {args.project}") as progress:
+        report = evaluate_project(
+            _studio(args),
+            args.project,
+            args.out,
+            model_versions=args.model_version,
+            truth=args.truth,
+            filters=filters,
+            progress=progress,
+        )
+    print_summary(report, Console(width=None if sys.stdout.isatty() else 160))
+    print(f"Report: {report.files[0]} (also {', '.join(p.name for p in report.files[1:3])} and the charts)")
+    return 0 if report.tasks_evaluated else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

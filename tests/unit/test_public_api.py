@@ -22,6 +22,15 @@ PUBLIC = {
     ],
     "ls_langchain.predictor": ["LLMInteractive", "Settings", "predict_project"],
     "ls_langchain.export": ["FORMATS", "ExportSummary", "Filters", "Format", "export_project"],
+    "ls_langchain.evaluation": [
+        "TRUTHS",
+        "Comparison",
+        "Evaluation",
+        "EvaluationReport",
+        "ModelFigures",
+        "Truth",
+        "evaluate_project",
+    ],
 }
 
 
