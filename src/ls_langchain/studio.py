@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import ijson  # type: ignore[import-untyped]  # ijson ships no type hints
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
@@ -96,6 +98,21 @@ def _body(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text
+
+
+# Label Studio builds an export snapshot in one request: ~1 s per 1,000 tasks here, so allow for large projects.
+_LONG_TIMEOUT = 3600.0
+
+
+class _Chunks:
+    """A file-like ``read`` over an iterator of byte chunks, for ijson to parse a response as it arrives."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+
+    def read(self, size: int = -1) -> bytes:
+        """The next non-empty chunk, or ``b""`` at the end (and for ``read(0)``, ijson's probe of the type)."""
+        return next((chunk for chunk in self._chunks if chunk), b"") if size != 0 else b""
 
 
 class Studio:
@@ -233,6 +250,71 @@ class Studio:
             pager = self._client.tasks.list(project=project_id, page_size=page_size, fields="all", **filters)
             for task in pager:
                 yield task.model_dump(mode="json")
+
+    def export_tasks(self, project_id: int) -> Iterator[dict[str, Any]]:
+        """Every task of a project with all its annotations (skipped and ground truth too) and full predictions, in
+        id order: one export snapshot that Label Studio builds, streamed and parsed as it arrives.
+
+        Paging the task list costs Label Studio ~9 ms a task; its own export hands 10,000 tasks over in ~11 s. The
+        snapshot is deleted once read, or when the reader stops early.
+        """
+        options = {
+            "title": f"ls-langchain export {os.getpid()}",
+            "serialization_options": {
+                "predictions": {"only_id": False},
+                "drafts": {"only_id": True},
+                "annotations__completed_by": {"only_id": True},
+            },
+            "task_filter_options": {"only_with_annotations": False},
+            "annotation_filter_options": {"usual": True, "ground_truth": True, "skipped": True},
+        }
+        where = f"exporting project {project_id}"
+        with self._translated(where):
+            snapshot = self._request_json("POST", f"api/projects/{project_id}/exports", json=options, long=True)
+        try:
+            with self._translated(where):
+                snapshot = self._finished_snapshot(project_id, snapshot)
+                with self._client._client_wrapper.httpx_client.stream(
+                    f"api/projects/{project_id}/exports/{snapshot['id']}/download",
+                    method="GET",
+                    params={"exportType": "JSON"},
+                    request_options={"timeout_in_seconds": _LONG_TIMEOUT},
+                ) as response:
+                    if response.status_code >= 300:
+                        response.read()
+                        raise ApiError(
+                            status_code=response.status_code, headers=dict(response.headers), body=_body(response)
+                        )
+                    yield from ijson.items(_Chunks(response.iter_bytes()), "item", use_float=True)
+        finally:
+            with contextlib.suppress(StudioError, httpx.HTTPError):
+                self._client._client_wrapper.httpx_client.request(
+                    f"api/projects/{project_id}/exports/{snapshot['id']}", method="DELETE"
+                )
+
+    def _finished_snapshot(self, project_id: int, snapshot: dict[str, Any]) -> dict[str, Any]:
+        """The snapshot once Label Studio has built it (at once without a job queue; polled with one)."""
+        deadline = time.monotonic() + _LONG_TIMEOUT
+        while snapshot.get("status") not in ("completed", "failed") and time.monotonic() < deadline:
+            time.sleep(0.5)
+            snapshot = self._request_json("GET", f"api/projects/{project_id}/exports/{snapshot['id']}")
+        if snapshot.get("status") != "completed":
+            raise StudioError(
+                f"Label Studio at {self.url} could not build an export of project {project_id} "
+                f"(status {snapshot.get('status')!r}): see its log."
+            )
+        return snapshot
+
+    def _request_json(self, method: str, path: str, *, json: Any = None, long: bool = False) -> dict[str, Any]:
+        """One request through the SDK's HTTP client (auth and token refresh included); the answer's JSON."""
+        options = {"timeout_in_seconds": _LONG_TIMEOUT} if long else None
+        response = self._client._client_wrapper.httpx_client.request(
+            path, method=method, json=json, request_options=options
+        )
+        if response.status_code >= 300:
+            raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=_body(response))
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def task_page(
         self, project_id: int, *, after_id: int, filters: Sequence[dict[str, Any]] = (), page_size: int = 500

@@ -39,7 +39,7 @@ def test_memory_held_stays_flat_while_reading(studio_client: Studio, large: int,
 
     tracemalloc.start()
     try:
-        summary = export_project(studio_client, large, format, tmp_path / "out", progress=sample, page_size=100)  # type: ignore[arg-type]
+        summary = export_project(studio_client, large, format, tmp_path / "out", progress=sample)  # type: ignore[arg-type]
     finally:
         tracemalloc.stop()
 
