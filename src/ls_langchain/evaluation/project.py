@@ -24,7 +24,6 @@ from ls_langchain.studio import Studio
 __all__ = ["REASONS", "Comparison", "EvaluationReport", "ModelFigures", "evaluate_project", "read_tasks"]
 
 Progress = Callable[[int, int], None]
-_PAGE_SIZE = 500  # as the export: Label Studio answers pages of 500 full tasks at the lowest cost per task
 
 #: Why a task is left out of an evaluation, in words.
 REASONS = {
@@ -38,10 +37,10 @@ REASONS = {
 }
 
 
-def read_tasks(studio: Studio, project_id: int, page_size: int = _PAGE_SIZE) -> Iterator[dict[str, Any]]:
+def read_tasks(studio: Studio, project_id: int) -> Iterator[dict[str, Any]]:
     """The project's tasks, one at a time, with their annotations and predictions: the one place an evaluation
-    reads them, so the source can change (paged task list today) without touching the figures."""
-    yield from studio.iter_tasks(project_id, page_size=page_size)
+    reads them (Label Studio's export snapshot, streamed, as the export reads it)."""
+    yield from studio.export_tasks(project_id)
 
 
 @dataclass(frozen=True)
@@ -213,7 +212,6 @@ def evaluate_project(
     filters: Filters | None = None,
     progress: Progress | None = None,
     stem: str = "report",
-    page_size: int = _PAGE_SIZE,
 ) -> EvaluationReport:
     """Compare a project's predictions with people's answers, per model version and control, and write
     ``<stem>.json``, ``<stem>.md`` (with PNG charts) and ``<stem>.html`` into the folder ``out`` (none: nothing is
@@ -248,7 +246,7 @@ def evaluate_project(
             f"Project {project_id} ({project.title!r}) has no tasks yet: import tasks or log LLM runs into it first."
         )
     run = _Run(controls, tuple(model_versions), truth, filters)
-    for task in read_tasks(studio, project_id, page_size):
+    for task in read_tasks(studio, project_id):
         run.add(task)
         if progress is not None:
             progress(run.read, total)
