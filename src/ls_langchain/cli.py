@@ -203,6 +203,12 @@ def _add_predict(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="which tasks (default: unlabeled, the ones nobody annotated yet)",
     )
     command.add_argument("--limit", type=int, metavar="N", help="predict at most N tasks")
+    command.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="predict only share I of N (tasks whose id is I-1 modulo N): N machines, one shard each, predict every "
+        "task once, each resumable",
+    )
     command.add_argument("--prompt", help="the prompt (default: the one submitted last, then DEFAULT_PROMPT)")
     command.add_argument("--details", type=Path, metavar="PATH", help="append one JSON line per task (usage, cost)")
     command.add_argument("--url", help="Label Studio URL (default: LABEL_STUDIO_URL, then http://localhost:8080)")
@@ -211,9 +217,11 @@ def _add_predict(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from ls_langchain.predictor.bulk import predict_project
+    from ls_langchain.predictor.bulk import Shard, predict_project
 
-    with _progress(f"Predicting project {args.project}") as progress:
+    shard = Shard.parse(args.shard) if args.shard else None
+    label = f" (shard {shard.index}/{shard.count})" if shard else ""
+    with _progress(f"Predicting project {args.project}{label}") as progress:
         summary = predict_project(
             _studio(args),
             args.project,
@@ -222,6 +230,7 @@ def _predict(args: argparse.Namespace) -> int:
             prompt=args.prompt,
             details=args.details,
             progress=progress,
+            shard=shard,
         )
     print(summary.describe())
     if summary.interrupted:

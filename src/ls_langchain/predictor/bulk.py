@@ -6,6 +6,10 @@ the current ``model_version`` are not read at all, so a rerun resumes where the 
 stops taking tasks and lets the ones in flight finish; a second one abandons them. Either way, every finished
 prediction is imported before the run returns. An import whose outcome is unknown is retried only for the tasks
 that Label Studio does not hold yet, so no task gets the same prediction twice.
+
+With ``shard`` (``--shard I/N``), N runs on N machines share a project: each reads every page but predicts only
+the tasks whose id is I-1 modulo N, so the shares are disjoint, cover every task, and do not move when tasks are
+added; each share resumes on its own like a whole run.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from ls_langchain.predictor.settings import Settings
 from ls_langchain.predictor.state import STATE_FILE_NAME, ProjectRecord, open_state
 from ls_langchain.studio import Studio
 
-__all__ = ["TASK_FILTERS", "BulkSummary", "Which", "predict_project"]
+__all__ = ["TASK_FILTERS", "BulkSummary", "Shard", "Which", "predict_project"]
 
 Which = Literal["annotated", "unlabeled", "all"]
 #: The Data Manager filters behind ``--filter``.
@@ -54,6 +58,25 @@ def _version_filter(version: str, operator: str) -> dict[str, Any]:
         "type": "List",
         "value": [version],
     }
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Share ``index`` (from 1) of ``count`` in a project's tasks: those whose id is ``index - 1`` modulo ``count``."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``I/N`` as given to ``--shard``; anything else is one line saying what is expected."""
+        index, _, count = text.partition("/")
+        if not (index.strip().isdigit() and count.strip().isdigit()) or not 1 <= int(index) <= int(count):
+            raise ConfigurationError(f"--shard must be I/N with 1 <= I <= N (e.g. 1/4), got {text!r}.")
+        return cls(int(index), int(count))
+
+    def holds(self, task_id: int) -> bool:
+        return task_id % self.count == self.index - 1
 
 
 @dataclass
@@ -104,6 +127,7 @@ def predict_project(
     details: Path | None = None,
     batch_size: int = 500,
     page_size: int = 500,
+    shard: Shard | None = None,
 ) -> BulkSummary:
     """Predict the project's tasks that lack a prediction of the current model version; see the module docstring.
 
@@ -141,7 +165,7 @@ def predict_project(
             out = stack.enter_context(details.open("a", encoding="utf-8")) if details else None
         except OSError as exc:
             raise ConfigurationError(f"--details {details} cannot be written: {exc.strerror or exc}.") from None
-        run = _Run(studio, project_id, backend, use_prompt, version, TASK_FILTERS[which], limit, progress, out)
+        run = _Run(studio, project_id, backend, use_prompt, version, TASK_FILTERS[which], limit, progress, out, shard)
         run.sizes(batch_size=batch_size, page_size=page_size)
         # The backend's own long-lived loop: providers cache async clients that a loop per run would leave closed.
         loop = background_loop()
@@ -169,8 +193,10 @@ class _Run:
         limit: int | None,
         progress: Progress | None,
         details: IO[str] | None,
+        shard: Shard | None = None,
     ) -> None:
         self.studio, self.project_id, self.backend, self.details = studio, project_id, backend, details
+        self.shard = shard or Shard(1, 1)
         self.prompt, self.version, self.limit = prompt, version, limit
         self.filters = [*filters, _version_filter(version, "not_contains")]
         self.progress = progress or (lambda done, total: None)
@@ -230,27 +256,38 @@ class _Run:
             self.queue.put_nowait(None)
 
     async def _produce(self) -> None:
-        after, sent, total = 0, 0, None
+        after, sent, seen = 0, 0, 0
         try:
             while self.limit is None or sent < self.limit:
-                size = self.page_size if self.limit is None else min(self.page_size, self.limit - sent)
-                tasks, matching = await asyncio.to_thread(
+                # A shard reads everyone's pages (the filters cannot select by id modulo N) and keeps its own tasks.
+                size = (
+                    self.page_size
+                    if self.limit is None or self.shard.count > 1
+                    else min(self.page_size, self.limit - sent)
+                )
+                page, matching = await asyncio.to_thread(
                     self.studio.task_page, self.project_id, after_id=after, filters=self.filters, page_size=size
                 )
-                if total is None:
-                    total = matching if self.limit is None else min(matching, self.limit)
-                    self.summary.to_predict = total
-                    self.progress(0, total)
-                if not tasks:
+                if not seen:
+                    total = -(-matching // self.shard.count)  # an estimate while shards are read, exact otherwise
+                    self.summary.to_predict = total if self.limit is None else min(total, self.limit)
+                    self.progress(0, self.summary.to_predict)
+                if not page:
                     break
+                seen += len(page)
+                after = int(page[-1]["id"])
+                tasks = [task for task in page if self.shard.holds(int(task["id"]))]
+                if self.limit is not None:
+                    tasks = tasks[: self.limit - sent]
                 for task in tasks:
                     await self.queue.put(task)
                 sent += len(tasks)
-                after = int(tasks[-1]["id"])
         except StudioError as exc:
             self.failure = exc
             self._stop()
             return
+        if self.shard.count > 1:
+            self.summary.to_predict = sent
         for _ in range(self.workers):  # after the tasks queued: each worker ends when it reaches one
             await self.queue.put(None)
 

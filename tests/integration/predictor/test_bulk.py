@@ -331,3 +331,53 @@ def test_an_import_whose_answer_was_lost_is_not_imported_twice(
     assert flaky.lost == 3  # the first batch was stored although its answer was lost
     assert summary.imported == 5
     assert Counter(int(p.task) for p in predictions_of(ls, project_id)) == dict.fromkeys(task_ids, 1)
+
+
+@pytest.mark.engines
+def test_shards_predict_every_task_once_together_and_each_resumes(
+    ls: LabelStudio,
+    env: dict[str, str],
+    predict: Callable[..., int],
+    fake_openai: FakeOpenAI,
+    title: str,
+    tmp_path: Path,
+) -> None:
+    fake_openai.responder = full_answer
+    texts = [f"Anna {i} moved to Rome in 19{50 + i}, and Rome was kind to Anna {i}." for i in range(40)]
+    project_id, task_ids = new_project(ls, title, ALL_CONTROLS, texts)
+    # Shard 2 of 3 starts alone and stops after 4 tasks, as an interrupted machine would.
+    assert predict("--project", str(project_id), "--prompt", "Go", "--shard", "2/3", "--limit", "4") == 0
+    early = {int(p.task) for p in predictions_of(ls, project_id)}
+    assert len(early) == 4 and all(task_id % 3 == 1 for task_id in early)
+
+    command = [sys.executable, "-m", "ls_langchain.cli", "predict", "--project", str(project_id), "--prompt", "Go"]
+    shards = [
+        subprocess.Popen(
+            [*command, "--shard", f"{i}/3", "--details", str(tmp_path / f"shard-{i}.jsonl")],
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in (1, 2, 3)
+    ]
+    outputs = [shard.communicate(timeout=300)[0] for shard in shards]
+    assert [shard.returncode for shard in shards] == [0, 0, 0], outputs
+    for i, output in enumerate(outputs, start=1):
+        mine = [task_id for task_id in task_ids if task_id % 3 == i - 1 and task_id not in early]
+        assert f"{len(mine)} predictions imported, 0 tasks failed, of {len(mine)} to predict" in output
+        lines = [json.loads(line) for line in (tmp_path / f"shard-{i}.jsonl").read_text().splitlines()]
+        assert sorted(line["task"] for line in lines) == mine
+    assert Counter(int(p.task) for p in predictions_of(ls, project_id)) == dict.fromkeys(task_ids, 1)
+    asked_about = Counter(source_text(request.json) for request in fake_openai.requests)
+    assert asked_about == dict.fromkeys(texts, 1)  # no task was sent to the model twice, by any shard
+
+
+def test_a_shard_that_is_not_i_of_n_is_one_line(
+    ls: LabelStudio, predict: Callable[..., int], title: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project_id, _ = new_project(ls, title, ALL_CONTROLS, TEXTS[:1])
+    for shard in ("0/2", "3/2", "1", "a/b", "1/0"):
+        assert predict("--project", str(project_id), "--prompt", "Go", "--shard", shard) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"--shard must be I/N with 1 <= I <= N (e.g. 1/4), got {shard!r}." in err
