@@ -43,6 +43,12 @@ def predictions_of(ls: LabelStudio) -> Callable[[int], list[int]]:
 
 @pytest.fixture(scope="session")
 def second_annotator(ls: LabelStudio) -> int:
-    """The id of a second user, to annotate as someone else."""
-    user = ls.users.create(username="annotator-two", email="two@example.com", first_name="Two")
+    """The id of a second user, to annotate as someone else (found again if a session fixture is set up anew, as
+    happens when tests marked ``engines`` switch the session's server back and forth)."""
+    existing = [user for user in ls.users.list() if user.email == "two@example.com"]
+    user = (
+        existing[0]
+        if existing
+        else ls.users.create(username="annotator-two", email="two@example.com", first_name="Two")
+    )
     return int(user.id)
