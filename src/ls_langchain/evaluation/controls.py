@@ -43,7 +43,7 @@ class Compared:
     name: str
     tag: str
     family: Evaluation
-    labels: tuple[str, ...] = ()  # every label (Taxonomy: every selectable path, written with ``separator``)
+    labels: tuple[str, ...] = ()  # every label (Taxonomy: every selectable path, with ``separator``; Rating: 1..max)
     separator: str = _DEFAULT_SEPARATOR
 
 
@@ -87,6 +87,8 @@ def compared_controls(label_config: str) -> tuple[Compared, ...]:
             [element] = [e for e in interface._tree.iter("Taxonomy") if e.get("name") == control.name]
             leaves_only = str(attrs.get("leafsOnly", "false")).lower() == "true"
             labels = tuple(separator.join(path) for path in _paths(element, (), leaves_only=leaves_only))
+        elif control.tag == "Rating":  # every value people can give, so a chart lists the unused ones too
+            labels = tuple(str(stars) for stars in range(1, int(attrs.get("maxRating") or 5) + 1))
         else:
             labels = tuple(str(label) for label in getattr(control, "labels", None) or ())
         found.append(Compared(str(control.name), str(control.tag), _family(control.tag, attrs), labels, separator))

@@ -16,7 +16,7 @@ from ls_langchain.errors import ConfigurationError, ExportError, ProjectNotFound
 from ls_langchain.evaluation.agreement import HumanAgreement, model_agreement
 from ls_langchain.evaluation.compare import compare
 from ls_langchain.evaluation.controls import Compared, Evaluation, compared_controls, value_of
-from ls_langchain.evaluation.metrics import Tally, tally_for
+from ls_langchain.evaluation.metrics import Tally, rounded, tally_for
 from ls_langchain.evaluation.truth import TRUTHS, Truth, answers, by_annotator, choose_truth
 from ls_langchain.export.filters import Filters, narrow
 from ls_langchain.studio import Studio
@@ -164,11 +164,18 @@ def _distribution(control: Compared, truth: Counter[Any], predicted: Counter[Any
     if control.family in (Evaluation.SPANS, Evaluation.TEXT):
         return None
     if control.family is Evaluation.SCALAR:
-        values: list[Any] = sorted({*truth, *predicted})
+        values: list[Any] = sorted({*truth, *predicted, *(float(label) for label in control.labels)})
     else:
         values = list(dict.fromkeys([*control.labels, *sorted({*truth, *predicted} - set(control.labels))]))
     shown = [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
-    return {"values": shown, "truth": [truth[v] for v in values], "predicted": [predicted[v] for v in values]}
+    found: dict[str, Any] = {
+        "values": shown,
+        "truth": [truth[v] for v in values],
+        "predicted": [predicted[v] for v in values],
+    }
+    if control.family is Evaluation.SCALAR and truth:  # e.g. people's mean Rating of the answers, predicted or not
+        found["truth_mean"] = rounded(sum(v * n for v, n in truth.items()) / truth.total())
+    return found
 
 
 def _prediction(predictions: Sequence[Mapping[str, Any]], parent: Any) -> Mapping[str, Any]:

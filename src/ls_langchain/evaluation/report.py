@@ -127,6 +127,8 @@ def blocks(report: EvaluationReport, charts: Mapping[str, str]) -> Iterator[Bloc
             )
         yield Block("table", header=("model", "tasks", "answered", "abstained", "coverage", *header), rows=tuple(rows))
         yield Block("p", _ceiling_words(report, control.name, control.family, human))
+        if control.family is Evaluation.SCALAR:
+            yield Block("p", _people_mean(report, control.name))
         if f"labels:{control.name}" in charts:
             yield Block("img", f"{control.name}: answers per label", rows=((charts[f"labels:{control.name}"],),))
         yield from _details(report, control.name, control.family)
@@ -200,6 +202,16 @@ def _ceiling_words(report: EvaluationReport, control: str, family: Evaluation, h
         f" People agree with each other {_percent(human['agreement'])} ({human['pairs']} pairs on "
         f"{human['tasks']} tasks{extra})."
     )
+
+
+def _people_mean(report: EvaluationReport, control: str) -> str:
+    """People's mean answer on each version's tasks (e.g. how they rated its answers), predicted or not."""
+    said = [
+        f"{d['truth_mean']:.2f} on the {sum(d['truth'])} tasks of {model_label(report, v)}"
+        for v, m in report.models.items()
+        if (d := m.controls[control].get("distribution")) and d.get("truth_mean") is not None
+    ]
+    return f"People's mean `{control}`: " + ("; ".join(said) if said else "no answers") + "."
 
 
 def _details(report: EvaluationReport, control: str, family: Evaluation) -> Iterator[Block]:
@@ -300,9 +312,9 @@ def _pyplot() -> Any:
     return pyplot
 
 
-def _label_bars(axes: Axes, bars: Any, values: Sequence[float], *, horizontal: bool, share: bool) -> None:
-    """Write each bar's value beside it, so that a zero shows as 0 rather than as nothing."""
-    texts = [f"{v:.0%}" if share else f"{v:g}" for v in values]
+def _label_bars(axes: Axes, bars: Any, values: Sequence[float], *, share: bool) -> None:
+    """Write each bar's value beside it, so that a zero shows as 0 rather than as nothing (n/a: no figure)."""
+    texts = ["n/a" if v != v else f"{v:.0%}" if share else f"{v:g}" for v in values]  # NaN != NaN
     axes.bar_label(bars, labels=texts, padding=2, fontsize=8)
 
 
@@ -330,8 +342,9 @@ def _grouped(
     for index, (name, values) in enumerate(series.items()):
         positions = [i + index * width for i in range(len(categories))]
         draw = axes.barh if horizontal else axes.bar
-        bars = draw(positions, values, width, label=name, hatch="//" if name == _HUMAN else None)
-        _label_bars(axes, bars, values, horizontal=horizontal, share=share)
+        heights = [0.0 if v != v else v for v in values]  # no figure: no bar, and "n/a" written
+        bars = draw(positions, heights, width, label=name, hatch="//" if name == _HUMAN else None)
+        _label_bars(axes, bars, values, share=share)
     ticks = [i + width * (len(series) - 1) / 2 for i in range(len(categories))]
     value_axis = axes.xaxis if horizontal else axes.yaxis
     if share:
@@ -339,7 +352,7 @@ def _grouped(
         (axes.set_xlim if horizontal else axes.set_ylim)(0, 1.12)
     else:
         value_axis.set_major_locator(MaxNLocator(integer=True))
-        top = max((v for values in series.values() for v in values), default=0)
+        top = max((v for values in series.values() for v in values if v == v), default=0)
         (axes.set_xlim if horizontal else axes.set_ylim)(0, max(1, top) * 1.15)
     if horizontal:
         axes.set_yticks(ticks, categories)
@@ -388,6 +401,32 @@ def _comparison_chart(path: Path, report: EvaluationReport) -> None:
     pyplot.close(figure)
 
 
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
+
+
+def _label_series(
+    report: EvaluationReport, control: str, distributions: Mapping[str, Any], values: Sequence[str]
+) -> dict[str, list[float]]:
+    """Counts per value: people's (once when every version was judged on the same answers, else per version's
+    tasks), then each version that filled the control at all."""
+
+    def per_value(d: Mapping[str, Any], key: str) -> list[float]:
+        mine = dict(zip(map(str, d["values"]), d[key], strict=True))
+        return [mine.get(x, 0) for x in values]
+
+    people = {v: per_value(d, "truth") for v, d in distributions.items()}
+    series: dict[str, list[float]] = {}
+    if len({tuple(counts) for counts in people.values()}) == 1:
+        series[_PEOPLE] = next(iter(people.values()))
+    else:
+        series |= {f"{_PEOPLE}, tasks of {model_label(report, v)}": counts for v, counts in people.items()}
+    for v, d in distributions.items():
+        if report.models[v].controls[control]["answered"]:
+            series[model_label(report, v)] = per_value(d, "predicted")
+    return series
+
+
 def _charts(report: EvaluationReport, out_dir: Path, stem: str) -> dict[str, Path]:
     made: dict[str, Path] = {}
 
@@ -402,11 +441,11 @@ def _charts(report: EvaluationReport, out_dir: Path, stem: str) -> dict[str, Pat
     ]
     if compared:
         series: dict[str, list[float]] = {
-            model_label(report, v): [report.models[v].controls[c.name].get("agreement") or 0.0 for c in compared]
+            model_label(report, v): [_or_nan(report.models[v].controls[c.name].get("agreement")) for c in compared]
             for v in versions
         }
         if any(c.name in report.human for c in compared):
-            series[_HUMAN] = [report.human.get(c.name, {}).get("agreement") or 0.0 for c in compared]
+            series[_HUMAN] = [_or_nan(report.human.get(c.name, {}).get("agreement")) for c in compared]
         made["agreement"] = path("agreement")
         _grouped(
             made["agreement"],
@@ -427,16 +466,17 @@ def _charts(report: EvaluationReport, out_dir: Path, stem: str) -> dict[str, Pat
         }
         if not distributions:
             continue
-        values = list(dict.fromkeys(str(x) for d in distributions.values() for x in d["values"]))
-        first = next(iter(distributions.values()))
-        people = dict(zip(map(str, first["values"]), first["truth"], strict=True))
-        counts = {_PEOPLE: [people.get(x, 0) for x in values]}
-        for v, d in distributions.items():
-            mine = dict(zip(map(str, d["values"]), d["predicted"], strict=True))
-            counts[model_label(report, v)] = [mine.get(x, 0) for x in values]
+        scalar = control.family is Evaluation.SCALAR
+        seen = {x for d in distributions.values() for x in d["values"]}
+        ordered = (
+            sorted(seen)
+            if scalar
+            else [x for x in dict.fromkeys(x for d in distributions.values() for x in d["values"])]
+        )
+        values = [str(x) for x in ordered]
+        counts = _label_series(report, control.name, distributions, values)
         key = f"labels:{control.name}"
         made[key] = path(f"labels-{control.name}")
-        scalar = control.family is Evaluation.SCALAR
         _grouped(
             made[key],
             f"{control.tag} '{control.name}': people's answers and each model's, per {'value' if scalar else 'label'}",

@@ -8,16 +8,13 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from ls_langchain.errors import ConfigurationError, ExportError, ProjectNotFoundError
-from ls_langchain.export.evaluation import Tally
 from ls_langchain.export.filters import Filters, narrow
 from ls_langchain.export.preference import SamePromptRatings, check_preference, preference_records
 from ls_langchain.export.reading import Layout, read_layout, read_task
-from ls_langchain.export.report import write_report
 from ls_langchain.export.sft import check_sft, sft_records
 from ls_langchain.studio import Project, Studio
 
@@ -35,6 +32,8 @@ _REASONS = {
     "outside_dates": "annotated outside the dates asked for",
     "no_answer": "annotated without an answer",
     "no_pair": "annotated without a preference between answers",
+    "no_prediction": "without a prediction",
+    "no_ground_truth": "without a ground-truth annotation",
 }
 
 
@@ -51,12 +50,22 @@ class ExportSummary:
 
     def describe(self) -> str:
         """One line for people."""
-        unit = ("annotation" if self.format == "eval" else "line") + ("" if self.records == 1 else "s")
-        text = (
-            f"Exported {self.records} {unit} from {self.tasks_exported} of {self.tasks_read} tasks to {self.files[0]}."
-        )
+        if self.format == "eval":
+            unit = "annotation" + ("" if self.records == 1 else "s")
+            text = (
+                f"Evaluated {self.tasks_exported} of {self.tasks_read} tasks ({self.records} {unit}); "
+                f"report at {self.files[0]}."
+            )
+            label = " Not evaluated: "
+        else:
+            unit = "line" + ("" if self.records == 1 else "s")
+            text = (
+                f"Exported {self.records} {unit} from {self.tasks_exported} of {self.tasks_read} tasks to "
+                f"{self.files[0]}."
+            )
+            label = " Left out: "
         if self.left_out:
-            text += " Left out: " + ", ".join(f"{n} {_REASONS.get(k, k)}" for k, n in self.left_out.items()) + "."
+            text += label + ", ".join(f"{n} {_REASONS.get(k, k)}" for k, n in self.left_out.items()) + "."
         return text
 
 
@@ -97,13 +106,26 @@ def _replacing(out: Path) -> Iterator[IO[str]]:
         partial.unlink(missing_ok=True)
 
 
-def _describe_filters(filters: Filters) -> str:
-    parts = [f"model `{filters.model}`"] if filters.model else []
-    parts += [f"annotator {filters.annotator}"] if filters.annotator is not None else []
-    parts += [f"since {filters.since:%Y-%m-%d %H:%M}"] if filters.since else []
-    parts += [f"until {filters.until:%Y-%m-%d %H:%M}"] if filters.until else []
-    parts += [f"at most {filters.limit} tasks"] if filters.limit else []
-    return "Filters: " + (", ".join(parts) if parts else "none") + "."
+def _evaluate(
+    studio: Studio, project_id: int, out: Path, filters: Filters, progress: Progress | None, page_size: int
+) -> ExportSummary:
+    """``--format eval``: the evaluation report (``ls_langchain.evaluation``, the one implementation), named after
+    ``out``."""
+    from ls_langchain.evaluation import evaluate_project  # the report extra is only needed here
+
+    report = evaluate_project(
+        studio,
+        project_id,
+        out.parent,
+        model_versions=[filters.model] if filters.model else (),
+        filters=filters,
+        progress=progress,
+        stem=out.stem,
+        page_size=page_size,
+    )
+    return ExportSummary(
+        "eval", report.files, report.tasks_read, report.tasks_evaluated, report.annotations, report.left_out
+    )
 
 
 def export_project(
@@ -116,13 +138,16 @@ def export_project(
     completions: bool = False,
     progress: Progress | None = None,
 ) -> ExportSummary:
-    """Export a project's annotations as ``sft`` or ``preference`` JSON Lines, or an ``eval`` report (Markdown at
-    ``out``, JSON and PNG charts beside it). ``completions`` writes prompt/completion SFT lines instead of chats;
-    ``progress(done, total)`` is called after each task read."""
+    """Export a project's annotations as ``sft`` or ``preference`` JSON Lines, or an ``eval`` report: the evaluation
+    of ``ls_langchain.evaluation`` (``<stem>.md`` at ``out``, with ``<stem>.json``, ``<stem>.html`` and PNG charts
+    beside it). ``completions`` writes prompt/completion SFT lines instead of chats; ``progress(done, total)`` is
+    called after each task read."""
     out = Path(out)
     if out.is_dir():
         example = out / ("report.md" if format == "eval" else "export.jsonl")
         raise ConfigurationError(f"{out} is a folder: give the file to write, e.g. {example}.")
+    if format == "eval":
+        return _evaluate(studio, project_id, out, filters or Filters(), progress, page_size)
     try:
         project = studio.get_project(project_id)
     except ProjectNotFoundError as exc:  # the generic hint names the handler's settings, not the export's
@@ -141,8 +166,6 @@ def export_project(
         )
     run = _Run(studio, project, layout, filters, total, progress)
     try:
-        if format == "eval":
-            return run.evaluate(out)
         with _replacing(out) as stream:
             return run.write_lines(stream, out, format, completions=completions)
     except OSError as exc:
@@ -216,23 +239,3 @@ class _Run:
                 same_prompt.close()
         self.left_out = +self.left_out  # drop reasons that no task is left out for any more
         return self.summary(format, [out], records)
-
-    def evaluate(self, out: Path) -> ExportSummary:
-        tally = Tally()
-        for kept, task, reason in self.tasks(replace(self.filters, annotated_only=False)):
-            if kept is not None:
-                reading = read_task(kept, self.layout)
-                tally.add(reading)
-                self.exported += 1
-                if not reading.judgements:
-                    self.left_out["not_annotated"] += 1
-            elif reason == "skipped":
-                tally.add_skipped(read_task(task, self.layout))
-        report = {
-            "project": f"{self.project.title!r} (project {self.project.id})",
-            "exported_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "filters": _describe_filters(self.filters),
-            "models": tally.to_json(),
-        }
-        files = write_report(report, out)
-        return self.summary("eval", files, sum(m.annotations for m in tally.models.values()))

@@ -192,7 +192,8 @@ def test_every_figure_of_the_report(studio_client: Studio, project: int, tmp_pat
         "agreement": 0.5,
     }
 
-    # rating: people 5, 3, 4, and 3 on task 6. A 4, 1, 4 (none on 6): errors 1, 2, 0. B 5, 3, 2: errors 0, 0, 2.
+    # rating: people 5, 3, 4, and 3 on task 6 (their mean 3.75). A 4, 1, 4 (none on 6): errors 1, 2, 0.
+    # B 5, 3, 2: errors 0, 0, 2.
     assert a["rating"] == {
         "tasks": 4,
         "answered": 3,
@@ -203,7 +204,12 @@ def test_every_figure_of_the_report(studio_client: Studio, project: int, tmp_pat
         "within_1": round(2 / 3, 4),
         "mean_truth": 4.0,
         "mean_predicted": 3.0,
-        "distribution": {"values": [1, 3, 4, 5], "truth": [0, 2, 1, 1], "predicted": [1, 0, 2, 0]},
+        "distribution": {
+            "values": [1, 2, 3, 4, 5],  # every value of the Rating, zeros included
+            "truth": [0, 0, 2, 1, 1],
+            "predicted": [1, 0, 0, 2, 0],
+            "truth_mean": 3.75,
+        },
         "agreement": round(1 / 3, 4),
     }
     assert b["rating"] == {
@@ -216,7 +222,12 @@ def test_every_figure_of_the_report(studio_client: Studio, project: int, tmp_pat
         "within_1": round(2 / 3, 4),
         "mean_truth": 4.0,
         "mean_predicted": round(10 / 3, 4),
-        "distribution": {"values": [2, 3, 4, 5], "truth": [0, 2, 1, 1], "predicted": [1, 1, 0, 1]},
+        "distribution": {
+            "values": [1, 2, 3, 4, 5],
+            "truth": [0, 0, 2, 1, 1],
+            "predicted": [0, 1, 1, 0, 1],
+            "truth_mean": 3.75,
+        },
         "agreement": round(2 / 3, 4),
     }
 
@@ -231,7 +242,7 @@ def test_every_figure_of_the_report(studio_client: Studio, project: int, tmp_pat
         "within_1": 1.0,
         "mean_truth": 8.75,
         "mean_predicted": 9.0,
-        "distribution": {"values": [7.5, 8, 10], "truth": [1, 0, 1], "predicted": [0, 1, 1]},
+        "distribution": {"values": [7.5, 8, 10], "truth": [1, 0, 1], "predicted": [0, 1, 1], "truth_mean": 8.75},
         "agreement": 0.5,
     }
     assert b["number"] == {
@@ -244,7 +255,7 @@ def test_every_figure_of_the_report(studio_client: Studio, project: int, tmp_pat
         "within_1": 1.0,
         "mean_truth": 7.5,
         "mean_predicted": 7.5,
-        "distribution": {"values": [7.5, 10], "truth": [1, 1], "predicted": [1, 0]},
+        "distribution": {"values": [7.5, 10], "truth": [1, 1], "predicted": [1, 0], "truth_mean": 8.75},
         "agreement": 1.0,
     }
 

@@ -1,5 +1,5 @@
-"""Evaluation report against the real Label Studio, on Label Studio's prompt-evaluation config (Taxonomy + Rating):
-figures per model version in JSON, Markdown tables, PNG charts beside them."""
+"""``export --format eval`` against the real Label Studio, on Label Studio's prompt-evaluation config (Taxonomy +
+Rating): it writes the evaluation report of ``ls-langchain evaluate`` (one implementation), named after ``--out``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from label_studio_sdk import LabelStudio
 
+from ls_langchain.evaluation import evaluate_project
 from ls_langchain.export import Filters, export_project
 from ls_langchain.studio import Studio
 
@@ -46,49 +47,69 @@ def evaluated(studio_client: Studio, ls: LabelStudio, make_project) -> int:
     return project
 
 
-def test_figures_per_model(studio_client: Studio, evaluated: int, tmp_path: Path) -> None:
+def test_the_evaluation_report_with_what_people_said(studio_client: Studio, evaluated: int, tmp_path: Path) -> None:
     summary = export_project(studio_client, evaluated, "eval", tmp_path / "report.md")
 
-    figures = json.loads((tmp_path / "report.json").read_text())["models"]
-    assert figures["gpt-a"] == {
+    data = json.loads((tmp_path / "report.json").read_text())
+    same = evaluate_project(studio_client, evaluated).to_json()
+    assert data == same | {"created_at": data["created_at"]}  # one report, whichever command wrote it
+    a, b = data["models"]["gpt-a"], data["models"]["gpt-b"]
+    assert {k: a[k] for k in ("tasks", "annotated", "skipped", "not_annotated", "annotations")} == {
         "tasks": 3,
         "annotated": 2,
         "skipped": 1,
         "not_annotated": 0,
         "annotations": 2,
-        "ratings": {"rating": {"count": 2, "mean": 4.0, "distribution": {"3": 1, "5": 1}}},
-        "labels": {
-            "evals": {"Relevance: Relevant": 1, "Correctness: Correct": 1, "Correctness: Contains hallucinations": 1}
-        },
-        "edits": {"compared": 2, "accepted_unchanged": 1, "edited": 1, "mean_edit_ratio": 0.5},
     }
-    assert figures["gpt-b"] == {
+    assert {k: b[k] for k in ("tasks", "annotated", "skipped", "not_annotated", "annotations")} == {
         "tasks": 2,
         "annotated": 1,
         "skipped": 0,
         "not_annotated": 1,
         "annotations": 1,
-        "ratings": {"rating": {"count": 1, "mean": 1.0, "distribution": {"1": 1}}},
-        "labels": {"evals": {"Toxicity: Mockery": 1, "Relevance: Irrelevant": 1}},
-        "edits": {"compared": 1, "accepted_unchanged": 1, "edited": 0, "mean_edit_ratio": 0.0},
     }
-    assert (summary.tasks_read, summary.records) == (5, 3)
+    # The answers: "In France." kept (edit ratio 0), "aaaa" rewritten as "bbbb" (nothing in common: 1).
+    response = a["controls"]["response"]
+    assert (response["tasks"], response["accepted_unchanged"], response["mean_edit_ratio"]) == (2, 0.5, 0.5)
+    # What people said of gpt-a's answers: ratings 5 and 3, and the labels of the taxonomy, every one listed.
+    assert a["controls"]["rating"]["distribution"] == {
+        "values": [1, 2, 3, 4, 5],
+        "truth": [0, 0, 1, 0, 1],
+        "predicted": [0, 0, 0, 0, 0],
+        "truth_mean": 4.0,
+    }
+    evals = a["controls"]["evals"]["distribution"]
+    labels = dict(zip(evals["values"], evals["truth"], strict=True))
+    assert len(labels) == 2 + 3 + 4 + 7  # every leaf of the config, zeros included
+    assert {k: n for k, n in labels.items() if n} == {
+        "Relevance: Relevant": 1,
+        "Correctness: Correct": 1,
+        "Correctness: Contains hallucinations": 1,
+    }
+    assert b["controls"]["rating"]["distribution"]["truth_mean"] == 1.0
+    assert (summary.tasks_read, summary.tasks_exported, summary.records) == (5, 3, 3)
     assert summary.left_out == {"skipped": 1, "not_annotated": 1}
+    assert summary.describe() == (
+        f"Evaluated 3 of 5 tasks (3 annotations); report at {tmp_path / 'report.md'}. "
+        "Not evaluated: 1 skipped by the annotator, 1 not annotated."
+    )
 
 
-def test_markdown_with_charts_beside_it(studio_client: Studio, evaluated: int, tmp_path: Path) -> None:
+def test_markdown_html_and_charts_beside_it(studio_client: Studio, evaluated: int, tmp_path: Path) -> None:
     summary = export_project(studio_client, evaluated, "eval", tmp_path / "out" / "report.md")
 
     markdown = (tmp_path / "out" / "report.md").read_text()
-    assert "| `gpt-a` | 3 | 2 (67%) | 1 | 4.0 | 1 (50%) | 0.5 |" in markdown
-    assert "| `gpt-b` | 2 | 1 (50%) | 0 | 1.0 | 1 (100%) | 0.0 |" in markdown
-    assert "| Correctness: Contains hallucinations | 1 | 0 |" in markdown
+    assert "| model | tasks predicted | annotated | skipped | not annotated | annotations |" in markdown
+    assert "| gpt-a | 3 | 2 | 1 | 0 | 2 |" in markdown
+    assert "| gpt-b | 2 | 1 | 0 | 1 | 1 |" in markdown
+    assert "People's mean `rating`: 4.00 on the 2 tasks of gpt-a; 1.00 on the 1 tasks of gpt-b." in markdown
     charts = sorted(p.name for p in (tmp_path / "out").glob("*.png"))
-    assert charts == ["report-edits.png", "report-labels-evals.png", "report-rating-rating.png"]
+    assert charts == ["report-agreement.png", "report-labels-evals.png", "report-labels-rating.png"]
     for name in charts:
         assert f"]({name})" in markdown
         assert (tmp_path / "out" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert set(summary.files) == {tmp_path / "out" / n for n in ["report.md", "report.json", *charts]}
+    assert summary.files[0] == tmp_path / "out" / "report.md"
+    assert set(summary.files) == {tmp_path / "out" / n for n in ["report.md", "report.json", "report.html", *charts]}
 
 
 def test_one_model_only(studio_client: Studio, evaluated: int, tmp_path: Path) -> None:
@@ -96,4 +117,4 @@ def test_one_model_only(studio_client: Studio, evaluated: int, tmp_path: Path) -
 
     assert list(json.loads((tmp_path / "b.json").read_text())["models"]) == ["gpt-b"]
     assert summary.left_out == {"other_model": 3, "not_annotated": 1}
-    assert "Filters: model `gpt-b`." in (tmp_path / "b.md").read_text()
+    assert "Filters: model versions `gpt-b`." in (tmp_path / "b.md").read_text()
