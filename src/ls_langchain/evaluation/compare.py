@@ -61,14 +61,16 @@ def _interval(a: Columns, b: Columns, tally: Tally) -> tuple[float | None, float
     return rounded(result.confidence_interval.low), rounded(result.confidence_interval.high)
 
 
-def compare(name_a: str, a: Tally, name_b: str, b: Tally) -> dict[str, Any]:
-    """B against A on one control, on the tasks both versions answered."""
+def compare(name_a: str, a: Tally, name_b: str, b: Tally, *, shown: tuple[str, str] | None = None) -> dict[str, Any]:
+    """B against A on one control, on the tasks both versions answered; ``shown`` names them in the verdict
+    (e.g. the model's name beside its version)."""
+    shown_a, shown_b = shown or (name_a, name_b)
     ids_a, columns_a = a.per_task()
     ids_b, columns_b = b.per_task()
     common, at_a, at_b = np.intersect1d(ids_a, ids_b, assume_unique=True, return_indices=True)
     found: dict[str, Any] = {"figure": a.main, "higher_is_better": a.higher_is_better, "tasks": len(common)}
     if not len(common):
-        found["verdict"] = f"{name_a} and {name_b} answered no task in common: nothing to compare."
+        found["verdict"] = f"{shown_a} and {shown_b} answered no task in common: nothing to compare."
         return found
     paired_a = {k: v[at_a] for k, v in columns_a.items()}
     paired_b = {k: v[at_b] for k, v in columns_b.items()}
@@ -90,11 +92,12 @@ def compare(name_a: str, a: Tally, name_b: str, b: Tally) -> dict[str, Any]:
         if not significant or value_a == value_b
         else (name_b if (value_b > value_a) == a.higher_is_better else name_a)
     )
-    found["verdict"] = _verdict(found, name_a, name_b)
+    better = {name_a: shown_a, name_b: shown_b}.get(found["better"])
+    found["verdict"] = _verdict(found, shown_a, shown_b, better)
     return found
 
 
-def _verdict(found: dict[str, Any], name_a: str, name_b: str) -> str:
+def _verdict(found: dict[str, Any], name_a: str, name_b: str, better: str | None) -> str:
     figure = FIGURE_WORDS.get(found["figure"], found["figure"])
     low, high = found["ci95"]
     interval = f"95 % CI {low:+.3f} to {high:+.3f}" if low is not None and high is not None else "no interval"
@@ -103,7 +106,7 @@ def _verdict(found: dict[str, Any], name_a: str, name_b: str) -> str:
         f"{figure} {found['a_value']:.3f} ({name_a}) vs {found['b_value']:.3f} ({name_b}), "
         f"difference {found['difference']:+.3f} ({interval}{test}) on {found['tasks']} tasks"
     )
-    if found["better"] is None:
+    if better is None:
         return f"No significant difference: {figures}."
     direction = "higher" if found["higher_is_better"] else "lower"
-    return f"{found['better']} is better ({direction} {figure}): {figures}."
+    return f"{better} is better ({direction} {figure}): {figures}."

@@ -21,7 +21,7 @@ from ls_langchain.evaluation.truth import TRUTHS, Truth, answers, by_annotator, 
 from ls_langchain.export.filters import Filters, narrow
 from ls_langchain.studio import Studio
 
-__all__ = ["REASONS", "Comparison", "EvaluationReport", "ModelFigures", "evaluate_project", "read_tasks"]
+__all__ = ["REASONS", "Comparison", "EvaluationReport", "ModelFigures", "evaluate_project", "label_of", "read_tasks"]
 
 Progress = Callable[[int, int], None]
 
@@ -375,7 +375,9 @@ class _Run:
             for other in self.wanted[1:]:
                 for control in self.controls:
                     a, b = self.versions[baseline].tallies[control.name], self.versions[other].tallies[control.name]
-                    comparisons.append(Comparison(baseline, other, control.name, compare(baseline, a, other, b)))
+                    shown = (label_of(baseline, models[baseline].name), label_of(other, models[other].name))
+                    found = compare(baseline, a, other, b, shown=shown)
+                    comparisons.append(Comparison(baseline, other, control.name, found))
         return EvaluationReport(
             project_id=project_id,
             project_title=title,
@@ -390,6 +392,11 @@ class _Run:
             human=human,
             comparisons=tuple(comparisons),
         )
+
+
+def label_of(version: str, name: str | None) -> str:
+    """A model version as people know it: its name beside its version where they differ."""
+    return f"{name} ({version})" if name and name != version else version
 
 
 def _model_name(task: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]]) -> str | None:

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from ls_langchain.evaluation.compare import FIGURE_WORDS
 from ls_langchain.evaluation.controls import Evaluation
-from ls_langchain.evaluation.project import EvaluationReport
+from ls_langchain.evaluation.project import EvaluationReport, label_of
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -27,6 +27,7 @@ __all__ = ["model_label", "print_summary", "render_html", "render_markdown", "wr
 
 _SAFE = re.compile(r"[^\w.-]+")  # what may stay of a control name in a file name
 _HUMAN = "people with each other"
+_MOST_BARS = 40
 _PEOPLE = "people"
 
 _MAIN_WORDS = {
@@ -50,8 +51,7 @@ class Block:
 
 def model_label(report: EvaluationReport, version: str) -> str:
     """A model version as people know it: its name beside its version where they differ."""
-    name = report.models[version].name if version in report.models else None
-    return f"{name} ({version})" if name and name != version else version
+    return label_of(version, report.models[version].name if version in report.models else None)
 
 
 def _percent(value: float | None) -> str:
@@ -335,7 +335,9 @@ def _grouped(
     pyplot = _pyplot()
     groups = max(1, len(categories))
     size = (
-        (9, 2.0 + 0.28 * groups * max(1, len(series))) if horizontal else (max(7, 1.2 * groups * len(series) + 3), 4.5)
+        (9, 2.0 + 0.28 * groups * max(1, len(series)))
+        if horizontal
+        else (min(12, max(7, 0.5 * groups * len(series) + 3)), 4.5)
     )
     figure, axes = pyplot.subplots(figsize=size)
     width = 0.8 / max(1, len(series))
@@ -455,7 +457,7 @@ def _charts(report: EvaluationReport, out_dir: Path, stem: str) -> dict[str, Pat
             value_label="share of tasks agreeing",
             category_label="control (figure)",
             share=True,
-            horizontal=False,
+            horizontal=True,
         )
     for control in report.controls:
         distributions: dict[str, Any] = {
@@ -474,6 +476,8 @@ def _charts(report: EvaluationReport, out_dir: Path, stem: str) -> dict[str, Pat
             else [x for x in dict.fromkeys(x for d in distributions.values() for x in d["values"])]
         )
         values = [str(x) for x in ordered]
+        if len(values) > _MOST_BARS:  # e.g. a Number with many distinct values: its table says more than bars
+            continue
         counts = _label_series(report, control.name, distributions, values)
         key = f"labels:{control.name}"
         made[key] = path(f"labels-{control.name}")
