@@ -106,9 +106,7 @@ def _replacing(out: Path) -> Iterator[IO[str]]:
         partial.unlink(missing_ok=True)
 
 
-def _evaluate(
-    studio: Studio, project_id: int, out: Path, filters: Filters, progress: Progress | None, page_size: int
-) -> ExportSummary:
+def _evaluate(studio: Studio, project_id: int, out: Path, filters: Filters, progress: Progress | None) -> ExportSummary:
     """``--format eval``: the evaluation report (``ls_langchain.evaluation``, the one implementation), named after
     ``out``."""
     from ls_langchain.evaluation import evaluate_project  # the report extra is only needed here
@@ -121,7 +119,6 @@ def _evaluate(
         filters=filters,
         progress=progress,
         stem=out.stem,
-        page_size=page_size,
     )
     return ExportSummary(
         "eval", report.files, report.tasks_read, report.tasks_evaluated, report.annotations, report.left_out
@@ -147,7 +144,7 @@ def export_project(
         example = out / ("report.md" if format == "eval" else "export.jsonl")
         raise ConfigurationError(f"{out} is a folder: give the file to write, e.g. {example}.")
     if format == "eval":
-        return _evaluate(studio, project_id, out, filters or Filters(), progress, page_size)
+        return _evaluate(studio, project_id, out, filters or Filters(), progress)
     try:
         project = studio.get_project(project_id)
     except ProjectNotFoundError as exc:  # the generic hint names the handler's settings, not the export's
