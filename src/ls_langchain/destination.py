@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ls_langchain.delivery.outbox import Outbox, OutboxItem
-from ls_langchain.errors import IncompleteImportError, LabelingConfigError
-from ls_langchain.labeling import TaskLayout, read_layout
+from ls_langchain.errors import IncompleteImportError, LabelingConfigError, StudioError
+from ls_langchain.labeling import TaskLayout, grid_view, read_layout
 from ls_langchain.studio import Project, Studio
 from ls_langchain.tasks import RunRecord, build_task
 
@@ -87,7 +87,17 @@ class ProjectDestination:
             return found
         created = self.studio.create_project(self.spec.title, self.spec.label_config)
         logger.info("ls-langchain: created project %r at %s", created.title, self.studio.project_url(created.id))
+        self._set_up_grid(created)
         return created
+
+    def _set_up_grid(self, project: Project) -> None:
+        """Open a new project's Data Manager on a readable grid (``labeling.grid_view``); the project works without
+        it, so a failure is only logged."""
+        try:
+            columns = self.studio.data_manager_columns(project.id)
+            self.studio.create_view(project.id, grid_view(project.label_config, columns))
+        except StudioError as exc:
+            logger.warning("ls-langchain: project %s keeps Label Studio's default grid: %s", project.id, exc)
 
     def export(self, items: Sequence[OutboxItem]) -> int | None:
         project, layout = self.resolve()

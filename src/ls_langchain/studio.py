@@ -214,6 +214,22 @@ class Studio:
             project = self._client.projects.create(title=title, label_config=label_config)
         return Project(id=int(project.id or 0), title=title, label_config=project.label_config or label_config)
 
+    def data_manager_columns(self, project_id: int) -> list[dict[str, Any]]:
+        """The columns of the project's Data Manager (``/api/dm/columns``; the SDK has no call for it)."""
+        with self._translated(f"reading the Data Manager columns of project {project_id}"):
+            response = self._client._client_wrapper.httpx_client.request(
+                "api/dm/columns", method="GET", params={"project": project_id}
+            )
+            if response.status_code >= 300:
+                raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=_body(response))
+        columns: list[dict[str, Any]] = response.json().get("columns") or []
+        return columns
+
+    def create_view(self, project_id: int, data: dict[str, Any]) -> None:
+        """Add a Data Manager tab (a view: hidden columns, filters, ordering) to the project."""
+        with self._translated(f"adding a Data Manager view to project {project_id}"):
+            self._client.views.create(project=project_id, data=data)
+
     def import_tasks(self, project_id: int, tasks: Sequence[dict[str, Any]]) -> ImportResult:
         """One bulk import; raises ``RequestRejectedError`` unless every task and prediction was stored."""
         # The SDK's own import_tasks walks every task in Python to encode it (about 0.3 ms a task, holding the GIL

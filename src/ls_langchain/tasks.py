@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ls_langchain.jsonsafe import json_safe, readable
-from ls_langchain.labeling import DEFAULT_IMAGES_KEY, TaskLayout
+from ls_langchain.labeling import DEFAULT_IMAGES_KEY, TOOL_CALLS_KEY, TaskLayout
 from ls_langchain.messages import render_dialogue
 
 __all__ = ["RunRecord", "build_task"]
@@ -85,6 +85,6 @@ def build_task(record: RunRecord, layout: TaskLayout) -> dict[str, Any]:
     if images:
         data[layout.images_key or DEFAULT_IMAGES_KEY] = images
     if record.response_tool_calls:
-        data["response_tool_calls"] = record.response_tool_calls
+        data[TOOL_CALLS_KEY] = record.response_tool_calls
     meta = {**record.meta, "model_name": record.model_name, "record_id": record.id}
     return {"data": data, "meta": meta, "predictions": predictions}

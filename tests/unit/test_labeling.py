@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ls_langchain.errors import LabelingConfigError
-from ls_langchain.labeling import LabelStudioMode, TaskLayout, default_config, read_layout
+from ls_langchain.labeling import LabelStudioMode, TaskLayout, default_config, grid_view, read_layout
 
 
 def test_default_prompt_config_reads_as_text_input_with_response() -> None:
@@ -62,3 +62,37 @@ def test_default_configs_edit_the_response_in_a_multiline_editor(mode: LabelStud
 def test_a_response_textarea_is_multiline_only_with_rows_above_one(rows: str, multiline: bool) -> None:
     config = f'<View><Text name="prompt" value="$prompt"/><TextArea name="response" toName="prompt"{rows}/></View>'
     assert read_layout(config).response_multiline is multiline
+
+
+# The shape of Label Studio's /api/dm/columns answer for a new chat project (a few of its columns).
+COLUMNS = [
+    {"id": "prompt", "parent": "data", "target": "tasks", "visibility_defaults": {"explore": True, "labeling": True}},
+    {"id": "id", "target": "tasks", "visibility_defaults": {"explore": True, "labeling": False}},
+    {"id": "inner_id", "target": "tasks", "visibility_defaults": {"explore": False, "labeling": False}},
+    {"id": "total_annotations", "target": "tasks", "visibility_defaults": {"explore": True, "labeling": True}},
+    {"id": "predictions_model_versions", "target": "tasks", "visibility_defaults": {"explore": False}},
+    {"id": "created_at", "target": "tasks", "visibility_defaults": {"explore": False, "labeling": False}},
+    {"id": "data", "target": "tasks", "children": ["prompt"]},
+]
+
+
+def test_the_grid_hides_conversations_images_and_tool_calls_and_shows_model_and_time() -> None:
+    view = grid_view(default_config(LabelStudioMode.CHAT), COLUMNS)
+    explore, labeling = view["hiddenColumns"]["explore"], view["hiddenColumns"]["labeling"]
+    for raw in ("tasks:data.prompt", "tasks:data.images", "tasks:data.response_tool_calls"):
+        assert raw in explore and raw in labeling
+    assert "tasks:inner_id" in explore  # what Label Studio hides by itself stays hidden
+    assert "tasks:predictions_model_versions" not in explore and "tasks:created_at" not in explore
+    assert "tasks:id" not in labeling and "tasks:total_annotations" not in labeling
+    assert "tasks:data" not in explore
+
+
+def test_the_grid_keeps_a_text_prompt_and_hides_a_custom_image_list() -> None:
+    config = (
+        '<View><Text name="q" value="$question"/><Image name="pics" valueList="$pictures"/>'
+        '<TextArea name="response" toName="q" rows="4"/></View>'
+    )
+    columns = [{**COLUMNS[0], "id": "question"}, *COLUMNS[1:]]
+    explore = grid_view(config, columns)["hiddenColumns"]["explore"]
+    assert "tasks:data.question" not in explore
+    assert "tasks:data.pictures" in explore

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["DEFAULT_IMAGES_KEY", "LabelStudioMode", "default_config"]
+__all__ = ["DEFAULT_IMAGES_KEY", "TOOL_CALLS_KEY", "LabelStudioMode", "default_config"]
 
 #: The data key of a conversation's images when a config has no image list of its own.
 DEFAULT_IMAGES_KEY = "images"
+#: The data key of the tool calls of an answer made only of tool calls, per candidate.
+TOOL_CALLS_KEY = "response_tool_calls"
 
 
 class LabelStudioMode(str, enum.Enum):
