@@ -1,22 +1,30 @@
-"""Real server processes for the predictor tests: ``ls-langchain serve`` and ``redis-server``, each on a free port."""
+"""Real servers for the predictor tests: ``ls-langchain serve`` and ``redis-server`` as processes, a media host on
+127.0.0.1 in a thread, each on a free port; and a record of the connections a test makes."""
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import http.server
+import ipaddress
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import redis
 
 from ls_langchain.localstudio import free_port
 
-__all__ = ["redis_server", "running_backend"]
+__all__ = ["connections_recorded", "media_server", "redis_server", "running_backend"]
 
 
 @contextlib.contextmanager
@@ -86,3 +94,54 @@ def redis_server(directory: Path, *, password: str | None = None) -> Iterator[st
             client.close()
             process.terminate()
             process.wait(timeout=10)
+
+
+class _MediaHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the files of its directory; ``/redirect?to=URL`` answers 302 to URL, as a redirecting host would."""
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        if parts.path == "/redirect":
+            self.send_response(302)
+            self.send_header("Location", parse_qs(parts.query)["to"][0])
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def media_server(directory: Path) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1 serving ``directory`` (and redirects); yields its URL."""
+    handler = functools.partial(_MediaHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def connections_recorded() -> Iterator[list[tuple[str, int]]]:
+    """Every (address, port) this process tries to open a TCP socket to, in order; only loopback is let through, so
+    a test sees an attempt at any other address (the cloud metadata one, say) without ever reaching the network."""
+    attempts: list[tuple[str, int]] = []
+    original = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if isinstance(address, tuple):
+            host = str(address[0])
+            attempts.append((host, int(address[1])))
+            if not ipaddress.ip_address(host.split("%", 1)[0]).is_loopback:
+                raise ConnectionRefusedError(f"test guard: no connection to {host} from the tests")
+        original(self, address)
+
+    socket.socket.connect = connect  # type: ignore[method-assign]
+    try:
+        yield attempts
+    finally:
+        socket.socket.connect = original  # type: ignore[method-assign]

@@ -3,8 +3,8 @@
 Only the source object's own field is ever fetched. Fetching follows three rules: ``data:`` URIs and public
 http(s) URLs only; files on Label Studio itself are read with ``LABEL_STUDIO_URL`` / ``LABEL_STUDIO_API_KEY``
 (the token Label Studio hands to ``/setup`` is the legacy one, refused while legacy tokens are off), and only
-through Label Studio's file routes, never its API; and no request goes to a link-local or cloud-metadata address
-unless ``ALLOW_LINK_LOCAL_URLS`` says so.
+through Label Studio's file routes, never its API; every other connection is made only to an address that
+``netguard`` allows (public by default), checked where it connects, after every redirect.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import functools
-import ipaddress
 import json
 import mimetypes
 import re
@@ -23,6 +22,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from ls_langchain.errors import LSLangChainError, TaskInputError
+from ls_langchain.predictor.netguard import GuardedTransport
 from ls_langchain.predictor.settings import Settings
 from ls_langchain.studio import Studio
 
@@ -30,9 +30,6 @@ __all__ = ["IMAGE_PLACEHOLDER", "MediaLoader", "render_dialogue", "template_fiel
 
 #: What ``{text}`` reads for an image task: the image itself travels as a message part.
 IMAGE_PLACEHOLDER = "(the attached image)"
-_METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "100.100.100.200", "fd00:ec2::254")
-)
 _MAX_REDIRECTS = 3
 # The routes by which Label Studio 1.23 serves files (label_studio/data_import/urls.py, io_storages/urls.py): uploads,
 # local-storage files, and the cloud-storage resolvers. The backend's key reads these and nothing else of its API.
@@ -73,11 +70,6 @@ def template_fields(source: Any, data: Mapping[str, Any], source_text: str, labe
 def _studio(url: str, api_key: str) -> Studio:
     """One client per Label Studio and key, kept across requests (it holds the refreshed access token)."""
     return Studio(url, api_key)
-
-
-def _is_blocked(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    return ip.is_link_local or ip in _METADATA_ADDRESSES
 
 
 class MediaLoader:
@@ -131,13 +123,16 @@ class MediaLoader:
         """The bytes behind ``url`` and their content type, under the rules in the module docstring."""
         if self._on_studio(url):
             return await self._from_studio(url)
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise TaskInputError(
-                f"Cannot read {url[:80]!r}: only http(s) URLs, data: URIs and Label Studio files are supported."
-            )
-        async with httpx.AsyncClient(timeout=self._settings.llm_timeout, follow_redirects=False) as client:
-            for _ in range(_MAX_REDIRECTS + 1):
-                await self._guard(url)
+        transport = GuardedTransport(
+            allow_private=self._settings.allow_private_urls, allow_link_local=self._settings.allow_link_local_urls
+        )
+        timeout = self._settings.llm_timeout
+        async with httpx.AsyncClient(transport=transport, timeout=timeout, trust_env=False) as client:
+            for _ in range(_MAX_REDIRECTS + 1):  # each hop is checked again, by the transport, where it connects
+                if urlsplit(url).scheme not in ("http", "https"):
+                    raise TaskInputError(
+                        f"Cannot read {url[:80]!r}: only http(s) URLs, data: URIs and Label Studio files are supported."
+                    )
                 async with client.stream("GET", url) as response:
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
@@ -153,23 +148,6 @@ class MediaLoader:
                             )
                     return bytes(body), response.headers.get("content-type", "").split(";")[0].strip()
         raise TaskInputError(f"{url[:80]} redirects more than {_MAX_REDIRECTS} times.")
-
-    async def _guard(self, url: str) -> None:
-        """Refuse link-local and cloud-metadata hosts (checked on every redirect hop) unless allowed."""
-        if self._settings.allow_link_local_urls:
-            return
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise TaskInputError(f"Cannot read {url[:80]!r}: only http(s) URLs are followed.")
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, parts.port or 443)
-        except OSError as exc:
-            raise TaskInputError(f"Cannot resolve the host of {url[:80]}: {exc}") from exc
-        if any(_is_blocked(str(info[4][0])) for info in infos):
-            raise TaskInputError(
-                f"Refusing to fetch {url[:80]}: its host is a link-local or cloud-metadata address "
-                "(set ALLOW_LINK_LOCAL_URLS=true if that is really meant)."
-            )
 
     def _check_studio_file_route(self, url: str) -> None:
         """Refuse, in one line, a Label Studio URL that is not one of its file routes (its API, say)."""

@@ -27,7 +27,16 @@ logger = logging.getLogger(__name__)
 SECRET_FIELDS = frozenset({"openai_api_key", "label_studio_api_key", "state_url"})
 # Only the server's operator may say where state lives, which Label Studio gets the backend's key, and whether
 # private addresses may be fetched: a project's extra params are set by whoever administers that project.
-_ENV_ONLY = frozenset({"model_dir", "state_url", "label_studio_url", "label_studio_api_key", "allow_link_local_urls"})
+_ENV_ONLY = frozenset(
+    {
+        "model_dir",
+        "state_url",
+        "label_studio_url",
+        "label_studio_api_key",
+        "allow_private_urls",
+        "allow_link_local_urls",
+    }
+)
 # Endpoints a project may redirect calls to; the backend's own key never follows them there.
 _ENDPOINTS = frozenset({"azure_resource_endpoint"})
 # The keys the example read from extra params, and the setting each one means.
@@ -69,6 +78,7 @@ class Settings:
     llm_max_attempts: int = 3
     # Images: inline them as data URIs (works with every provider) or pass public URLs on unchanged.
     inline_images: bool = True
+    allow_private_urls: bool = False
     allow_link_local_urls: bool = False
     max_image_bytes: int = 20_000_000
     label_studio_url: str | None = None

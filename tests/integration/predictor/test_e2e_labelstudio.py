@@ -98,6 +98,7 @@ def backend_env(
         "OPENAI_MODEL": "gpt-4o-mini",
         "LABEL_STUDIO_URL": studio.url,
         "LABEL_STUDIO_API_KEY": pat,
+        "ALLOW_PRIVATE_URLS": "true",  # the image host of the Image test stands on 127.0.0.1
     }
 
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -27,37 +23,26 @@ from ls_langchain.predictor.state import SQLiteState
 
 from fake_openai import FakeOpenAI
 from seed_configs import IMAGE_SUMMARIZATION, PROMPT_ENGINEERING
+from serving import media_server
 
 PNG = b"\x89PNG\r\n\x1a\n fake image bytes"
+METADATA = "http://169.254.169.254/latest/meta-data/"
 IMAGE = read_layout(IMAGE_SUMMARIZATION, "prompt").source
 TEXT_URL_CONFIG = """<View><Text name="text" value="$doc" valueType="url"/>
 <TextArea name="prompt" toName="text"/><TextArea name="response" toName="text"/></View>"""
 
 
-class _Handler(http.server.SimpleHTTPRequestHandler):
-    """Serves files, and answers /to-metadata with a redirect to the cloud metadata address."""
-
-    def do_GET(self) -> None:
-        if self.path == "/to-metadata":
-            self.send_response(302)
-            self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
-            self.end_headers()
-            return
-        super().do_GET()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+# The media host below is on 127.0.0.1, which the backend fetches from only with ALLOW_PRIVATE_URLS=true.
+LOCAL_MEDIA = Settings(allow_private_urls=True)
 
 
 @pytest.fixture
 def web(tmp_path: Path) -> Iterator[str]:
-    """A real HTTP server on 127.0.0.1 with an image, a text document and a redirect; yields its URL."""
+    """A real HTTP server on 127.0.0.1 with an image, a text document and redirects; yields its URL."""
     (tmp_path / "receipt.png").write_bytes(PNG)
     (tmp_path / "doc.txt").write_text("A document fetched by URL.", encoding="utf-8")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(tmp_path)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with media_server(tmp_path) as url:
+        yield url
 
 
 def test_paragraphs_read_as_speaker_lines() -> None:
@@ -67,7 +52,7 @@ def test_paragraphs_read_as_speaker_lines() -> None:
 
 
 async def test_an_image_is_inlined_as_base64_with_its_type(web: str) -> None:
-    block = await MediaLoader(Settings()).image_block(IMAGE, {"image": f"{web}/receipt.png"})
+    block = await MediaLoader(LOCAL_MEDIA).image_block(IMAGE, {"image": f"{web}/receipt.png"})
     assert block is not None
     assert block["type"] == "image"
     assert block["mime_type"] == "image/png"
@@ -81,12 +66,13 @@ async def test_an_image_url_can_be_passed_on_unchanged(web: str) -> None:
 
 async def test_a_redirect_to_the_metadata_address_is_refused(web: str) -> None:
     with pytest.raises(TaskInputError, match="link-local or cloud-metadata"):
-        await MediaLoader(Settings()).image_block(IMAGE, {"image": f"{web}/to-metadata"})
+        await MediaLoader(LOCAL_MEDIA).image_block(IMAGE, {"image": f"{web}/redirect?to={METADATA}"})
 
 
 async def test_an_image_over_the_size_limit_is_refused(web: str) -> None:
     with pytest.raises(TaskInputError, match="larger than MAX_IMAGE_BYTES=8"):
-        await MediaLoader(Settings(max_image_bytes=8)).image_block(IMAGE, {"image": f"{web}/receipt.png"})
+        loader = MediaLoader(Settings(max_image_bytes=8, allow_private_urls=True))
+        await loader.image_block(IMAGE, {"image": f"{web}/receipt.png"})
 
 
 async def test_a_studio_file_without_studio_credentials_says_what_to_set() -> None:
@@ -164,7 +150,8 @@ def test_task_data_cannot_read_label_studios_api_with_the_backends_key(
 def test_a_text_object_with_value_type_url_is_fetched(web: str, fake_openai: FakeOpenAI) -> None:
     """The LLM is FakeOpenAI (test double) behind the real ChatOpenAI."""
     model = ChatOpenAI(model="gpt-4o-mini", api_key="sk-test", base_url=fake_openai.base_url)
-    backend = LLMInteractive(TEXT_URL_CONFIG, model, base_settings=Settings(default_prompt="Read"))
+    settings = Settings(default_prompt="Read", allow_private_urls=True)  # the document is on 127.0.0.1
+    backend = LLMInteractive(TEXT_URL_CONFIG, model, base_settings=settings)
     [prediction] = backend.predict([{"data": {"doc": f"{web}/doc.txt"}}])
     assert "error" not in prediction
     sent = fake_openai.requests[-1].json["messages"][0]["content"]

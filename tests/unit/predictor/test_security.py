@@ -7,6 +7,8 @@ The LLM is ``FakeOpenAI`` (a local OpenAI-compatible HTTP server, a test double)
 from __future__ import annotations
 
 import logging
+import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +17,13 @@ from fastapi.testclient import TestClient
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 
+from ls_langchain.predictor.netguard import address_refusal
 from ls_langchain.predictor.server import create_app
 from ls_langchain.predictor.settings import Settings
 
 from fake_openai import FakeOpenAI
-from seed_configs import PROMPT_ENGINEERING
+from seed_configs import IMAGE_SUMMARIZATION, PROMPT_ENGINEERING
+from serving import connections_recorded, media_server
 
 
 def _app(settings: Settings, fake_openai: FakeOpenAI, **options: Any) -> TestClient:
@@ -78,3 +82,141 @@ def test_the_servers_environment_may_name_a_prompt_file_and_the_log_says_which(
     assert str(path) in caplog.text
     assert Settings.from_env({"DEFAULT_PROMPT": "Just text"}).default_prompt == "Just text"
     assert Settings().merged({"DEFAULT_PROMPT": str(path)}).default_prompt == str(path)
+
+
+# what task data can make the backend fetch: public addresses only, decided where it connects
+
+TEXT_URL = """<View><Text name="text" value="$doc" valueType="url"/>
+<TextArea name="prompt" toName="text"/><TextArea name="response" toName="text"/></View>"""
+METADATA_SPELLINGS = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[::ffff:169.254.169.254]/latest/meta-data/",
+    "http://[::ffff:a9fe:a9fe]/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://[2002:a9fe:a9fe::]/",
+    "http://[::169.254.169.254]/",
+    "http://2852039166/",
+    "http://[fd00:ec2::254]/",
+    "http://100.100.100.200/",
+    "http://[fe80::a9fe:a9fe]/",
+    "http://metadata.rebound.test/latest/meta-data/",
+]
+
+
+@pytest.fixture
+def media(tmp_path: Path) -> Iterator[str]:
+    """A real HTTP server on 127.0.0.1, standing in for an internal service and for a redirecting host."""
+    root = tmp_path / "media"
+    root.mkdir()
+    (root / "internal.txt").write_text("internal-only page", encoding="utf-8")
+    with media_server(root) as url:
+        yield url
+
+
+@pytest.fixture
+def attempts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, int]]]:
+    """Every TCP connection the test's process attempts (only loopback goes through), with a resolver in which the
+    name ``metadata.rebound.test`` points at the metadata address, as a rebinding DNS name would (a test double)."""
+    resolve = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return resolve("169.254.169.254" if host == "metadata.rebound.test" else host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    with connections_recorded() as recorded:
+        yield recorded
+
+
+def _interactive(client: TestClient, data: dict[str, Any], config: str = TEXT_URL) -> Any:
+    to_name = "image" if config is IMAGE_SUMMARIZATION else "text"
+    prompt = {"from_name": "prompt", "to_name": to_name, "type": "textarea", "value": {"text": ["Repeat it"]}}
+    body = {"tasks": [{"id": 1, "data": data}], "label_config": config, "params": {"context": {"result": [prompt]}}}
+    return client.post("/predict", json=body)
+
+
+def _metadata(address: str) -> bool:
+    return address_refusal(address, allow_private=True, allow_link_local=False) is not None
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+@pytest.mark.parametrize("url", METADATA_SPELLINGS)
+def test_the_metadata_address_is_never_connected_to_in_any_spelling_nor_after_a_redirect(
+    tmp_path: Path, fake_openai: FakeOpenAI, media: str, attempts: list[tuple[str, int]], url: str, allow_private: bool
+) -> None:
+    """Image and <Text valueType="url"> fields naming it, directly or through a redirect from another host, are
+    refused in one line; the test's connection guard shows no attempt to reach it."""
+    client = _app(Settings(model_dir=str(tmp_path), allow_private_urls=allow_private), fake_openai)
+    tries = [({"doc": url}, TEXT_URL), ({"image": url}, IMAGE_SUMMARIZATION)]
+    if allow_private:  # the redirecting host is on 127.0.0.1
+        tries.append(({"doc": f"{media}/redirect?to={url}"}, TEXT_URL))
+    for data, config in tries:
+        answer = _interactive(client, data, config)
+        assert answer.status_code == 422, answer.text
+        assert "link-local or cloud-metadata address" in answer.json()["error"]
+        assert "\n" not in answer.json()["error"]
+    assert not [peer for peer in attempts if _metadata(peer[0])]
+    assert fake_openai.requests == []
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", "0.0.0.0", "2130706433", "[::1]", "127.1"]
+)
+def test_loopback_and_private_addresses_are_refused_by_default(
+    client: TestClient, fake_openai: FakeOpenAI, media: str, attempts: list[tuple[str, int]], host: str
+) -> None:
+    """An internal page named by a task, in any spelling of a loopback address, is not fetched and not returned."""
+    port = int(media.rsplit(":", 1)[1])
+    answer = _interactive(client, {"doc": f"http://{host}:{port}/internal.txt"})
+    assert answer.status_code == 422, answer.text
+    assert "ALLOW_PRIVATE_URLS=true" in answer.json()["error"]
+    assert "internal-only page" not in answer.text
+    assert not [peer for peer in attempts if peer[1] == port]
+    assert fake_openai.requests == []
+
+
+def test_a_redirect_to_another_scheme_is_refused(
+    tmp_path: Path, fake_openai: FakeOpenAI, media: str, attempts: list[tuple[str, int]]
+) -> None:
+    """Every hop is checked: a redirect to a file on the backend host is refused like a task naming one."""
+    client = _app(Settings(model_dir=str(tmp_path), allow_private_urls=True), fake_openai)
+    answer = _interactive(client, {"doc": f"{media}/redirect?to=file:///etc/passwd"})
+    assert answer.status_code == 422, answer.text
+    assert "only http(s) URLs" in answer.json()["error"]
+    assert "root:" not in answer.text
+
+
+def test_allow_private_urls_lets_an_on_premise_media_host_be_read(
+    tmp_path: Path, fake_openai: FakeOpenAI, media: str
+) -> None:
+    """ALLOW_PRIVATE_URLS=true (server environment only): the loopback media host is fetched, and the page goes to
+    the model."""
+    client = _app(Settings.from_env({"MODEL_DIR": str(tmp_path), "ALLOW_PRIVATE_URLS": "true"}), fake_openai)
+    answer = _interactive(client, {"doc": f"{media}/internal.txt"})
+    assert answer.status_code == 200, answer.text
+    assert "internal-only page" in str(fake_openai.requests[-1].json["messages"])
+
+
+@pytest.mark.parametrize(
+    ("address", "allowed"),
+    [
+        ("93.184.215.14", "public"),
+        ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", "public"),
+        ("64:ff9b::5db8:d70e", "public"),
+        ("10.0.0.5", "private"),
+        ("192.168.1.1", "private"),
+        ("::ffff:10.0.0.5", "private"),
+        ("fd12::1", "private"),
+        ("100.64.0.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("::ffff:169.254.169.254", "link-local"),
+        ("fe80::1%eth0", "link-local"),
+        ("2001:0:4136:e378:8000:63bf:5601:5645", "link-local"),  # Teredo, its client 169.254.169.186
+    ],
+)
+def test_each_address_is_judged_with_the_ipv4_address_it_carries(address: str, allowed: str) -> None:
+    def refused(**switches: bool) -> bool:
+        return address_refusal(address, **{"allow_private": False, "allow_link_local": False, **switches}) is not None
+
+    assert refused() == (allowed != "public")
+    assert refused(allow_private=True) == (allowed == "link-local")
+    assert refused(allow_private=True, allow_link_local=True) is False

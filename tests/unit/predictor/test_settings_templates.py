@@ -53,7 +53,9 @@ def test_an_unknown_extra_param_names_the_known_ones() -> None:
         Settings().merged({"MODEL_DIR": "/tmp"})
 
 
-@pytest.mark.parametrize("name", ["LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "ALLOW_LINK_LOCAL_URLS"])
+@pytest.mark.parametrize(
+    "name", ["LABEL_STUDIO_URL", "LABEL_STUDIO_API_KEY", "ALLOW_PRIVATE_URLS", "ALLOW_LINK_LOCAL_URLS"]
+)
 def test_what_guards_credentials_and_addresses_is_for_the_operator_only(name: str) -> None:
     with pytest.raises(ConfigurationError, match=f"{name} can only be set in the backend's environment"):
         Settings(label_studio_api_key="ls-key").merged({name: "x"})
