@@ -3,13 +3,13 @@
 ``/setup`` validates everything it can (settings, extra params, labeling config, chat model) and answers 400 with
 one line when something is wrong; ``/predict`` answers one item per task; ``/webhook`` keeps the prompt of each
 submitted annotation. Every error body is JSON (``{"error": "..."}``), never a traceback. With
-``BASIC_AUTH_USER`` and ``BASIC_AUTH_PASS`` set, every route asks for them.
+``BASIC_AUTH_USER`` and ``BASIC_AUTH_PASS`` set, every route asks for them; a request body over
+``MAX_REQUEST_BYTES`` is refused with 413.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import hmac
 import logging
@@ -25,8 +25,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from langchain_core.language_models import BaseChatModel
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ls_langchain.errors import LSLangChainError
+from ls_langchain.errors import ConfigurationError, LSLangChainError
 from ls_langchain.predictor.interactive import TRAINING_EVENTS, LLMInteractive
 from ls_langchain.predictor.models import build_chat_model, scrub
 from ls_langchain.predictor.settings import Settings, parse_extra_params
@@ -84,13 +85,64 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 def _basic_auth_ok(header: str | None, user: str, password: str) -> bool:
+    """Whether ``header`` carries ``user:password``, compared as UTF-8 bytes (RFC 7617) in constant time."""
     if not header or not header.lower().startswith("basic "):
         return False
     try:
-        given_user, _, given_password = base64.b64decode(header[6:]).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
+        given = base64.b64decode(header[6:], validate=True)
+    except ValueError:  # not base64, or not ASCII at all (binascii.Error is a ValueError)
         return False
-    return hmac.compare_digest(given_user, user) & hmac.compare_digest(given_password, password)
+    given_user, _, given_password = given.partition(b":")
+    return hmac.compare_digest(given_user, user.encode()) & hmac.compare_digest(given_password, password.encode())
+
+
+def _basic_auth_from_env() -> tuple[str, str] | None:
+    """BASIC_AUTH_USER and BASIC_AUTH_PASS, both or neither: one alone would leave the backend open unawares."""
+    user, password = os.environ.get("BASIC_AUTH_USER"), os.environ.get("BASIC_AUTH_PASS")
+    if bool(user) != bool(password):
+        given, missing = ("BASIC_AUTH_USER", "BASIC_AUTH_PASS") if user else ("BASIC_AUTH_PASS", "BASIC_AUTH_USER")
+        raise ConfigurationError(f"{given} is set but {missing} is not: set both to require basic auth, or neither.")
+    return (user, password) if user and password else None
+
+
+class _BodyLimit:
+    """ASGI middleware: a request body over ``limit`` bytes is refused with 413, by its Content-Length before it is
+    read; a body without one (chunked) is read up to the limit first, then handed on."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None:  # the server holds the client to it
+            if not length.isdigit() or int(length) > self.limit:
+                await _too_large(self.limit)(scope, receive, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            more = bool(message.get("more_body"))
+            if len(body) > self.limit:
+                await _too_large(self.limit)(scope, receive, send)
+                return
+        whole: list[Message] = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+
+        async def replay() -> Message:
+            return whole.pop() if whole else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return _error(413, f"Request body larger than MAX_REQUEST_BYTES={limit}: send fewer tasks per request.")
 
 
 def _warm_up() -> None:
@@ -109,8 +161,7 @@ def create_app(
 ) -> FastAPI:
     """The backend as an ASGI app; settings, and basic auth, default to the environment."""
     base = settings if settings is not None else Settings.from_env()
-    if basic_auth is None and os.environ.get("BASIC_AUTH_USER") and os.environ.get("BASIC_AUTH_PASS"):
-        basic_auth = (os.environ["BASIC_AUTH_USER"], os.environ["BASIC_AUTH_PASS"])
+    basic_auth = basic_auth if basic_auth is not None else _basic_auth_from_env()
     state = open_state(base.model_dir, base.state_url)
     _warm_up()
     counts: Counter[str] = Counter()
@@ -138,6 +189,8 @@ def create_app(
         except Exception:  # the last line of defence: a bug answers 500 with a line, never a traceback
             logger.exception("%s %s failed", request.method, request.url.path)
             return _error(500, "Internal error in the ML backend; its log has the details.")
+
+    app.add_middleware(_BodyLimit, limit=base.max_request_bytes)  # outermost: before anything reads the body
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError) -> JSONResponse:

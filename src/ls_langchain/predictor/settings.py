@@ -35,6 +35,7 @@ _ENV_ONLY = frozenset(
         "label_studio_api_key",
         "allow_private_urls",
         "allow_link_local_urls",
+        "max_request_bytes",
     }
 )
 # Endpoints a project may redirect calls to; the backend's own key never follows them there.
@@ -81,6 +82,8 @@ class Settings:
     allow_private_urls: bool = False
     allow_link_local_urls: bool = False
     max_image_bytes: int = 20_000_000
+    # The largest request body the server reads (Label Studio's /predict and webhook bodies carry the task data).
+    max_request_bytes: int = 10_000_000
     label_studio_url: str | None = None
     label_studio_api_key: str | None = field(default=None, repr=False)
     # Where workers and replicas share per-project state: SQLite under MODEL_DIR, or redis://... (may hold a password).
@@ -96,6 +99,7 @@ class Settings:
         _check(self.predict_timeout > 0, "PREDICT_TIMEOUT must be a positive number of seconds", self.predict_timeout)
         _check(self.llm_max_attempts >= 1, "LLM_MAX_ATTEMPTS must be at least 1", self.llm_max_attempts)
         _check(self.max_image_bytes >= 1, "MAX_IMAGE_BYTES must be at least 1", self.max_image_bytes)
+        _check(self.max_request_bytes >= 1, "MAX_REQUEST_BYTES must be at least 1", self.max_request_bytes)
         _check(bool(self.prompt_prefix), "PROMPT_PREFIX must not be empty", self.prompt_prefix)
         _check(bool(self.openai_provider.strip()), "OPENAI_PROVIDER must not be empty", self.openai_provider)
         parse_prices(self.model_prices)

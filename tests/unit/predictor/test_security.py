@@ -6,8 +6,12 @@ The LLM is ``FakeOpenAI`` (a local OpenAI-compatible HTTP server, a test double)
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,7 @@ from fastapi.testclient import TestClient
 from langchain_core.language_models import BaseChatModel
 from langchain_openai import ChatOpenAI
 
+from ls_langchain.localstudio import free_port
 from ls_langchain.predictor.netguard import address_refusal
 from ls_langchain.predictor.server import create_app
 from ls_langchain.predictor.settings import Settings
@@ -220,3 +225,60 @@ def test_each_address_is_judged_with_the_ipv4_address_it_carries(address: str, a
     assert refused() == (allowed != "public")
     assert refused(allow_private=True) == (allowed == "link-local")
     assert refused(allow_private=True, allow_link_local=True) is False
+
+
+# basic auth and request bodies
+
+
+def test_basic_auth_compares_bytes_so_a_non_ascii_password_works(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    """A non-ASCII password (or user) answered 500 to every request, the right one included."""
+    client = _app(Settings(model_dir=str(tmp_path)), fake_openai, basic_auth=("łukasz", "pässwörd"))
+    assert client.get("/health", auth=("łukasz", "pässwörd")).status_code == 200
+    assert client.get("/health", auth=("łukasz", "passwort")).status_code == 401
+    assert client.get("/health", auth=("lukasz", "pässwörd")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic łukasz:pässwörd".encode(), b"Basic \xfc\xfc", "Basic ÿÿÿÿ".encode("latin-1"), b"Basic ====="]
+)
+def test_a_non_ascii_or_broken_authorization_header_is_a_401(
+    tmp_path: Path, fake_openai: FakeOpenAI, header: bytes
+) -> None:
+    client = _app(Settings(model_dir=str(tmp_path)), fake_openai, basic_auth=("ls", "s3cret"))
+    answer = client.get("/health", headers={"Authorization": header})
+    assert answer.status_code == 401, answer.text
+    assert "Traceback" not in answer.text
+
+
+def test_basic_auth_user_without_password_refuses_to_start(tmp_path: Path) -> None:
+    """The real CLI: `ls-langchain serve` stops before it opens the port, with one line."""
+    env = {**os.environ, "MODEL_DIR": str(tmp_path), "BASIC_AUTH_USER": "ls"}
+    env.pop("BASIC_AUTH_PASS", None)
+    command = [sys.executable, "-m", "ls_langchain.cli", "serve", "--port", str(free_port())]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "ls-langchain: BASIC_AUTH_USER is set but BASIC_AUTH_PASS is not: set both to require basic auth, or neither."
+    ]
+
+
+def test_a_request_body_over_the_limit_is_refused_before_it_is_read(tmp_path: Path, fake_openai: FakeOpenAI) -> None:
+    """By Content-Length, and while reading a body sent without one (chunked); smaller bodies go through."""
+    settings = Settings.from_env({"MODEL_DIR": str(tmp_path), "MAX_REQUEST_BYTES": "5000"})
+    client = _app(settings, fake_openai)
+    big = {"tasks": [{"data": {"text": "x" * 6000}}], "label_config": PROMPT_ENGINEERING}
+    answer = client.post("/predict", json=big)
+    assert answer.status_code == 413
+    assert answer.json() == {"error": "Request body larger than MAX_REQUEST_BYTES=5000: send fewer tasks per request."}
+    body = json.dumps(big).encode()
+    chunked = client.post(
+        "/predict", content=iter([body[:4000], body[4000:]]), headers={"content-type": "application/json"}
+    )
+    assert chunked.status_code == 413, chunked.text
+    assert _setup(client, None).status_code == 200
+
+
+def test_the_default_body_limit_refuses_a_50_mb_body(client: TestClient) -> None:
+    answer = client.post("/webhook", content=b"x" * 50_000_000, headers={"content-type": "application/json"})
+    assert answer.status_code == 413
+    assert "MAX_REQUEST_BYTES" in answer.json()["error"]
