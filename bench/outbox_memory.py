@@ -42,7 +42,7 @@ def main() -> None:
         elapsed = time.perf_counter() - start
         gc.collect()
         after = rss_mb()
-        pending = handler._worker.pending()
+        pending = handler._delivery.pending()
         handler.close(timeout=0)
 
     rows = [[args.calls, pending, f"{before:.1f}", f"{after:.1f}", f"{after - before:+.1f}", f"{max(samples):.1f}"]]

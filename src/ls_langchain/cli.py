@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress
 from rich.table import Table
 
-from ls_langchain.delivery import OUTBOX_DIR_ENV, Outbox, worker_for
-from ls_langchain.destination import ProjectSpec, waiting_destinations
-from ls_langchain.errors import LSLangChainError
+from ls_langchain.delivery import OUTBOX_DIR_ENV, Outbox
+from ls_langchain.destination import ProjectSpec, open_delivery, waiting_destinations
+from ls_langchain.errors import ConfigurationError, LSLangChainError
 from ls_langchain.export import FORMATS, Filters, export_project
 from ls_langchain.studio import Studio, resolve_api_key, resolve_url
 
@@ -125,19 +125,32 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _add_outbox(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    outbox = commands.add_parser("outbox", help="see and push the runs waiting for Label Studio")
+    outbox = commands.add_parser("outbox", help="see, push, retry, drop or redirect the runs waiting for Label Studio")
     actions = outbox.add_subparsers(dest="action", required=True, metavar="ACTION")
-    status = actions.add_parser("status", help="pending runs per project, the oldest one's age, the last error")
+    status = actions.add_parser("status", help="per project: runs waiting, held (per reason), delivered, dropped")
     flush = actions.add_parser("flush", help="send every waiting run now, with a progress bar")
-    flush.add_argument("--url", help="only the projects on this Label Studio")
     flush.add_argument("--api-key", help="Label Studio API key (default: LABEL_STUDIO_API_KEY)")
     flush.add_argument("--timeout", type=float, default=600.0, metavar="SECONDS", help="give up after this long")
-    for command in (status, flush):
+    retry = actions.add_parser("retry", help="put held runs back in line (after fixing a key, a config, a project)")
+    drop = actions.add_parser("drop", help="delete held runs for good (counted as dropped, with their reason)")
+    drop.add_argument("--all", action="store_true", help="the held runs of every project")
+    redirect = actions.add_parser("redirect", help="send a project's waiting and held runs to another project")
+    redirect.add_argument("--to-project", type=int, required=True, metavar="ID", help="the project to send them to")
+    for command in (flush, retry, drop, redirect):
+        command.add_argument("--url", help="only the projects on this Label Studio")
+    for command in (retry, drop, redirect):
+        command.add_argument(
+            "--project", metavar="ID|TITLE", required=command is redirect, help="only this project (id or title)"
+        )
+    for command in (status, flush, retry, drop, redirect):
         command.add_argument(
             "--outbox-dir", type=Path, help=f"the outbox folder (default: {OUTBOX_DIR_ENV}, then the user data dir)"
         )
     status.set_defaults(handler=_outbox_status)
     flush.set_defaults(handler=_outbox_flush)
+    retry.set_defaults(handler=_outbox_retry)
+    drop.set_defaults(handler=_outbox_drop)
+    redirect.set_defaults(handler=_outbox_redirect)
 
 
 def _age(seconds: float) -> str:
@@ -147,44 +160,128 @@ def _age(seconds: float) -> str:
     return f"{seconds:.0f} s"
 
 
-def _outbox_status(args: argparse.Namespace) -> int:
-    outbox = Outbox(args.outbox_dir)
-    table = Table(title=f"Outbox {outbox.path}")
-    for column in ("Label Studio project", "pending", "oldest", "delivered", "dropped", "last error"):
-        table.add_column(column)
-    now = time.time()
+def _open_outbox(args: argparse.Namespace) -> Outbox | None:
+    """The outbox of --outbox-dir (else the default), or None, said on stderr, when there is none: never made here."""
+    try:
+        return Outbox(args.outbox_dir, create=False)
+    except FileNotFoundError as exc:
+        print(f"ls-langchain: no outbox at {exc.args[0]}: nothing was logged there.", file=sys.stderr)
+        return None
+
+
+def _project_name(spec: ProjectSpec) -> str:
+    project = f"id {spec.project_id}" if spec.project_id is not None else repr(spec.title)
+    return f"{spec.url} {project}"
+
+
+def _selected(outbox: Outbox, args: argparse.Namespace) -> list[tuple[str, ProjectSpec]]:
+    """The outbox's targets that --url and --project pick (all when neither is given)."""
+    chosen = []
     for status in outbox.status():
         spec = ProjectSpec.from_description(status.spec)
-        project = f"id {spec.project_id}" if spec.project_id is not None else repr(spec.title)
-        oldest = _age(now - status.oldest) if status.oldest else "-"
-        error = f"{status.last_error} ({_age(now - status.last_error_at)} ago)" if status.last_error_at else "-"
-        table.add_row(
-            f"{spec.url} {project}", str(status.pending), oldest, str(status.delivered), str(status.dropped), error
-        )
+        if args.url and spec.url != args.url.rstrip("/"):
+            continue
+        wanted = getattr(args, "project", None)
+        if wanted is not None and wanted not in (str(spec.project_id), spec.title):
+            continue
+        chosen.append((status.target, spec))
+    return chosen
+
+
+def _print_table(table: Table) -> None:
     # Off a terminal, rich would cut the table to 80 columns; a wide console keeps every value whole.
     Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+def _outbox_status(args: argparse.Namespace) -> int:
+    outbox = _open_outbox(args)
+    if outbox is None:
+        return 0
+    table = Table(title=f"Outbox {outbox.path}")
+    for column in ("Label Studio project", "pending", "held", "oldest", "delivered", "dropped", "last error"):
+        table.add_column(column)
+    now = time.time()
+    names = {}
+    for status in outbox.status():
+        names[status.target] = name = _project_name(ProjectSpec.from_description(status.spec))
+        oldest = _age(now - status.oldest) if status.oldest else "-"
+        error = f"{status.last_error} ({_age(now - status.last_error_at)} ago)" if status.last_error_at else "-"
+        dropped = ", ".join(f"{count}: {reason}" for reason, count in outbox.drops(status.target).items())
+        table.add_row(name, str(status.pending), str(status.held), oldest, str(status.delivered), dropped or "0", error)
+    _print_table(table)
+    groups = outbox.held_groups()
+    if groups:
+        held = Table(title="Held runs (`outbox retry`, `outbox drop`, `outbox redirect --to-project ID`)")
+        for column in ("Label Studio project", "held", "reason"):
+            held.add_column(column)
+        for group in groups:
+            held.add_row(names.get(group.target, group.target), str(group.count), group.reason)
+        _print_table(held)
     return 0
 
 
 def _outbox_flush(args: argparse.Namespace) -> int:
     api_key = resolve_api_key(args.api_key, argument="--api-key")
-    outbox = Outbox(args.outbox_dir)
+    outbox = _open_outbox(args)
+    if outbox is None:
+        return 0
     deadline = time.monotonic() + args.timeout
     unsent = 0
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), disable=not sys.stderr.isatty()) as bar:
-        for destination in waiting_destinations(outbox, api_key, args.url):
-            worker = worker_for(outbox.directory, destination, flush_interval=0.05, retry_rejected_after=5.0)
-            total = worker.pending()
-            task = bar.add_task(destination.target, total=total)
-            while not worker.flush(timeout=0.5) and time.monotonic() < deadline:
-                bar.update(task, completed=total - worker.pending())
-            bar.update(task, completed=total - worker.pending())
-            worker.close(timeout=0)
-            unsent += worker.pending()
+        for spec in waiting_destinations(outbox, args.url):
+            delivery = open_delivery(
+                spec, api_key, outbox_dir=outbox.directory, flush_interval=0.05, retry_rejected_after=5.0
+            )
+            total = delivery.pending()
+            task = bar.add_task(delivery.target, total=total)
+            # Every run of the project goes out with this key, whichever key logged it.
+            while not delivery.worker.flush(timeout=min(0.5, max(0.0, deadline - time.monotonic()))):
+                bar.update(task, completed=total - delivery.pending())
+                waiting = outbox.waiting(delivery.target, up_to=outbox.last_seq(delivery.target))
+                if time.monotonic() >= deadline or (waiting.active == 0 and waiting.next_retry is None):
+                    break
+            bar.update(task, completed=total - delivery.pending())
+            delivery.worker.close(timeout=0)
+            unsent += delivery.pending()
     for status in outbox.status():
         if status.pending and status.last_error:
             print(f"ls-langchain: {status.pending} runs still wait: {status.last_error}", file=sys.stderr)
     return 1 if unsent else 0
+
+
+def _outbox_retry(args: argparse.Namespace) -> int:
+    outbox = _open_outbox(args)
+    if outbox is None:
+        return 0
+    released = sum(outbox.release_held(target) for target, _ in _selected(outbox, args))
+    print(f"{released} held runs are back in line; the next handler or `ls-langchain outbox flush` sends them.")
+    return 0
+
+
+def _outbox_drop(args: argparse.Namespace) -> int:
+    if args.project is None and not args.all:
+        raise ConfigurationError("Say which held runs to drop: --project ID|TITLE, or --all.")
+    outbox = _open_outbox(args)
+    if outbox is None:
+        return 0
+    dropped = sum(outbox.drop_held(target) for target, _ in _selected(outbox, args))
+    print(f"Dropped {dropped} held runs (counted as dropped in `ls-langchain outbox status`).")
+    return 0
+
+
+def _outbox_redirect(args: argparse.Namespace) -> int:
+    outbox = _open_outbox(args)
+    if outbox is None:
+        return 0
+    selected = _selected(outbox, args)
+    if not selected:
+        raise ConfigurationError(f"The outbox holds no project {args.project!r}: see `ls-langchain outbox status`.")
+    moved = 0
+    for target, spec in selected:
+        new = ProjectSpec(spec.url, args.to_project, spec.title, spec.label_config)
+        moved += outbox.move(target, new.key, new.describe())
+    print(f"{moved} runs will go to project {args.to_project}; `ls-langchain outbox flush` sends them now.")
+    return 0
 
 
 def _add_predict(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -13,6 +13,8 @@
     ├── ExportError                            a project has nothing the requested export can be made from
     ├── LocalStudioError                       starting or driving a local Label Studio failed
     ├── OutboxFullError                        the outbox holds its maximum of undelivered runs; a new one was refused
+    ├── RecordFormatError (also ValueError)    a stored record cannot be read (another version wrote it, or damage)
+    ├── RecordsHeldError                       records that cannot go until someone acts: held with the reason
     ├── StateError                             the ML backend's shared state (Redis) could not be read or written
     └── PredictionError                        the ML backend could not predict one task
         ├── TaskInputError                     the task's data could not be read or fetched (bad URL, blocked host)
@@ -23,6 +25,8 @@ their own setup, not a library's traceback.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 __all__ = [
     "AuthenticationError",
@@ -37,6 +41,8 @@ __all__ = [
     "PredictionError",
     "ProjectNotFoundError",
     "PromptTemplateError",
+    "RecordFormatError",
+    "RecordsHeldError",
     "RequestRejectedError",
     "StateError",
     "StudioError",
@@ -70,6 +76,8 @@ class StudioError(LSLangChainError):
     content_rejected: bool = False
     #: Seconds the server asked us to wait (HTTP 429 Retry-After), when it said.
     retry_after: float | None = None
+    #: Whether the request went out but its answer did not come in time: the server may still be acting on it.
+    timed_out: bool = False
 
 
 class StudioUnreachableError(StudioError):
@@ -115,6 +123,23 @@ class LocalStudioError(LSLangChainError):
 
 class OutboxFullError(LSLangChainError):
     """The outbox holds ``max_records`` undelivered runs already; the new one was not stored."""
+
+
+class RecordFormatError(LSLangChainError, ValueError):
+    """A stored record cannot be read: written by another version of the package, or damaged."""
+
+
+class RecordsHeldError(LSLangChainError):
+    """Records that cannot go to their destination until someone acts (or ``retry_after`` seconds pass).
+
+    Raised by an exporter before it sends anything. ``reasons`` maps a record's sequence number to why it is held;
+    empty means every record of the batch, for the error's own message. The worker holds them and sends the rest.
+    """
+
+    def __init__(self, message: str, reasons: Mapping[int, str] | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.reasons: Mapping[int, str] = reasons or {}
+        self.retry_after = retry_after
 
 
 class StateError(LSLangChainError):

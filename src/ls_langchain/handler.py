@@ -25,20 +25,17 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from ls_langchain.delivery import DeliveryWorker, worker_for
-from ls_langchain.destination import ProjectDestination, ProjectSpec
+from ls_langchain.destination import ProjectDelivery, ProjectSpec, open_delivery
 from ls_langchain.errors import (
     ConfigurationError,
-    LabelingConfigError,
     OutboxFullError,
-    ProjectNotFoundError,
-    StudioError,
 )
+from ls_langchain.jsonsafe import text_of
 from ls_langchain.labeling import LabelStudioMode, TaskLayout, default_config, read_layout
 from ls_langchain.masking import MASKED, Mask, mask_record
 from ls_langchain.messages import conversation_to_dicts, generation_to_dict
 from ls_langchain.runmeta import pick_model_name, run_meta
-from ls_langchain.studio import Project, Studio, resolve_api_key, resolve_url
+from ls_langchain.studio import Project, resolve_api_key, resolve_url
 from ls_langchain.tasks import RunRecord
 
 __all__ = ["DEFAULT_PROJECT_NAME", "LabelStudioCallbackHandler"]
@@ -48,6 +45,8 @@ logger = logging.getLogger("ls_langchain")
 DEFAULT_PROJECT_NAME = "LangChain-%Y-%m-%d"
 # Runs that started but never ended nor failed (a cancelled task, say) are forgotten past this many.
 _MAX_OPEN_RUNS = 10_000
+# Label Studio refuses longer project titles (its Project.title field).
+_MAX_TITLE = 50
 _ENABLED_ENV = "LS_LANGCHAIN_ENABLED"
 _SAMPLE_RATE_ENV = "LS_LANGCHAIN_SAMPLE_RATE"
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -75,10 +74,13 @@ def _resolve_project_id(project_id: int | str | None) -> int | None:
     if value is None:
         return None
     try:
+        if isinstance(value, bool) or not isinstance(value, (int, str)):  # 1.7 must not be read as project 1
+            raise ValueError(value)
         return int(value)
     except (TypeError, ValueError) as exc:
         raise ConfigurationError(
-            f"Label Studio project id {value!r} is not a number (argument project_id= or LABEL_STUDIO_PROJECT_ID)."
+            f"Label Studio project id {value!r} is not a whole number "
+            "(argument project_id= or LABEL_STUDIO_PROJECT_ID)."
         ) from exc
 
 
@@ -179,62 +181,52 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         self.project_name = datetime.today().strftime(project_name)
         if len(self.project_name) < 3:
             raise ConfigurationError(f"Project name {self.project_name!r} is too short: Label Studio needs 3 or more.")
+        if len(self.project_name) > _MAX_TITLE:
+            raise ConfigurationError(
+                f"Project name {self.project_name[:60]!r}... is {len(self.project_name)} characters long: Label "
+                f"Studio allows at most {_MAX_TITLE}."
+            )
         self.project_config = project_config if project_config is not None else default_config(self.mode)
         layout = read_layout(self.project_config)  # raises LabelingConfigError now rather than at the first import
         self._runs: dict[UUID, _Run] = {}
         self._parents: dict[UUID, UUID | None] = {}
-        self._destination: ProjectDestination | None = None
-        self._worker: DeliveryWorker | None = None
+        self._delivery: ProjectDelivery | None = None
         if not self.enabled:
             return
         _warn_if_one_line(layout, "The labeling config")
         spec = ProjectSpec(self.url, _resolve_project_id(project_id), self.project_name, self.project_config)
-        self._studio = Studio(self.url, resolve_api_key(api_key))
-        self._destination = ProjectDestination(self._studio, spec)
-        self._worker = worker_for(
-            Path(outbox_dir) if outbox_dir is not None else None,
-            self._destination,
+        self._delivery = open_delivery(
+            spec,
+            resolve_api_key(api_key),
+            outbox_dir=Path(outbox_dir) if outbox_dir is not None else None,
             flush_at=flush_at,
             flush_interval=flush_interval,
             retry_rejected_after=retry_rejected_after,
         )
-        self._worker.outbox.register(spec.key, spec.describe())
-        self._connect(self._destination, self._worker, warned=not layout.response_multiline)
-
-    def _connect(self, destination: ProjectDestination, worker: DeliveryWorker, *, warned: bool) -> None:
-        """Find or create the project now, so a wrong project id or config fails here; an unreachable or refusing
-        server is reported once and does not stop logging: records wait in the outbox."""
-        try:
-            with worker.exclusive():  # two processes must not both create a project of the same title
-                project, layout = destination.resolve()
-        except (ProjectNotFoundError, LabelingConfigError):
-            raise
-        except StudioError as exc:
-            worker.report(exc)  # logged once, even if the worker meets the same error again and again
-            return
-        if not warned:  # a project that existed has a config of its own
-            _warn_if_one_line(layout, f"Project {project.id} ({project.title!r})")
-        logger.info("ls-langchain: logging into %s", self._studio.project_url(project.id))
+        connected = self._delivery.connect()
+        if connected is not None and layout.response_multiline:  # a project that existed has a config of its own
+            project, project_layout = connected
+            _warn_if_one_line(project_layout, f"Project {project.id} ({project.title!r})")
 
     @property
     def project(self) -> Project | None:
         """The Label Studio project runs go to, once it has been reached."""
-        return self._destination.project if self._destination else None
+        return self._delivery.project if self._delivery else None
 
     @property
     def project_id(self) -> int | None:
-        if self._destination is None:
+        if self._delivery is None:
             return None
-        project = self._destination.project
-        return project.id if project else self._destination.spec.project_id
+        project = self._delivery.project
+        return project.id if project else self._delivery.destination.spec.project_id
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything logged so far is in Label Studio; False if ``timeout`` ran out first."""
-        return self._worker.flush(timeout) if self._worker else True
+        return self._delivery.flush(timeout) if self._delivery else True
 
     def close(self, timeout: float | None = 5.0) -> bool:
         """Flush within ``timeout`` and stop the background worker; what is left stays in the outbox."""
-        return self._worker.close(timeout) if self._worker else True
+        return self._delivery.close(timeout) if self._delivery else True
 
     # A disabled handler asks LangChain not to call it at all.
 
@@ -354,7 +346,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
             dialogues = [conversation_to_dicts(batch) for batch in messages]
         except Exception:  # an exotic message must not break the chain; log what can be read
             logger.exception("ls-langchain: could not read the messages of run %s", run_id)
-            dialogues = [[{"role": "user", "content": str(batch)}] for batch in messages]
+            dialogues = [[{"role": "user", "content": text_of(batch)}] for batch in messages]
         params = kwargs.get("invocation_params")
         self._start(run_id, root_run_id, serialized, parent_run_id, tags, metadata, params, messages=dialogues)
 
@@ -385,7 +377,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
 
     def _deliver(self, run_id: UUID, make_records: Callable[[], list[RunRecord]]) -> None:
         """Mask the run's records and append them to the outbox; whatever goes wrong is logged, never raised."""
-        if self._worker is None or self._destination is None:
+        if self._delivery is None:
             return
         try:
             for record in make_records():
@@ -398,9 +390,9 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
                             run_id,
                             MASKED,
                         )
-                self._worker.submit(record.id, record.to_json())
+                self._delivery.submit(record.id, record.to_json())
         except OutboxFullError as exc:
-            self._worker.outbox.note_dropped(self._destination.target)
+            self._delivery.note_dropped("the outbox was full")
             logger.warning("ls-langchain: %s; run %s was not logged. Is Label Studio reachable?", exc, run_id)
         except Exception:
             logger.exception("ls-langchain: could not log run %s", run_id)
@@ -465,7 +457,7 @@ def _records(
         records.append(
             RunRecord(
                 id=_record_id(run_id, index, count),
-                responses=[str(candidate["content"]) for candidate in candidates],
+                responses=[text_of(candidate["content"]) for candidate in candidates],
                 prompt=source if isinstance(source, str) else None,
                 messages=source if isinstance(source, list) else None,
                 model_name=model_name,

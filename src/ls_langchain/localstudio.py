@@ -371,6 +371,16 @@ class LocalStudio:
         while _port_is_open(self.port) and time.monotonic() < deadline:
             time.sleep(0.1)
 
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP to its process group): it takes connections but answers nothing, like a
+        server too busy to; ``resume`` thaws it."""
+        if self._process is not None:
+            os.killpg(self._process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self._process is not None:
+            os.killpg(self._process.pid, signal.SIGCONT)
+
     def restart(self) -> None:
         """Stop and start the server (every worker), keeping the database up."""
         self._stop_server(20.0)

@@ -17,6 +17,8 @@ from uuid import UUID
 from langchain_core.outputs import ChatGeneration, Generation
 from pydantic import SecretBytes, SecretStr
 
+from ls_langchain.jsonsafe import MAX_DEPTH, json_safe, text_of
+
 __all__ = ["drop_secrets", "finish_reasons", "pick_model_name", "run_meta", "token_usage"]
 
 _SECRET_KEY = re.compile(
@@ -41,21 +43,27 @@ def _keeps(key: Any, item: Any) -> bool:
     return not (type(key) is str and _names_secret(key)) and not isinstance(item, _SECRET_TYPES)
 
 
-def drop_secrets(value: Any) -> Any:
-    """A copy without entries whose key names a secret and without pydantic secret values, at any depth."""
+def drop_secrets(value: Any, depth: int = 0) -> Any:
+    """A copy without entries whose key names a secret and without pydantic secret values, at any depth (values
+    deeper than ``MAX_DEPTH``, or a value that holds itself, are cut)."""
     kind = type(value)
     if kind in _SCALARS:
         return value
+    if depth >= MAX_DEPTH:
+        return json_safe(value, MAX_DEPTH)
     if kind is dict:
         return {
-            key: item if type(item) in _SCALARS else drop_secrets(item)
+            key: item if type(item) in _SCALARS else drop_secrets(item, depth + 1)
             for key, item in value.items()
             if _keeps(key, item)
         }
     if kind is list or kind is tuple:
-        return [drop_secrets(item) for item in value if not isinstance(item, _SECRET_TYPES)]
+        return [drop_secrets(item, depth + 1) for item in value if not isinstance(item, _SECRET_TYPES)]
     if isinstance(value, Mapping):
-        return drop_secrets(dict(value))
+        try:
+            return drop_secrets(dict(value), depth)
+        except Exception:  # a mapping that fails while being read is kept as its text
+            return text_of(value)
     return value
 
 
@@ -66,11 +74,11 @@ def pick_model_name(
 ) -> str | None:
     """The model's name: LangChain's ``ls_model_name``, then the invocation params, then the provider's output."""
     if metadata and metadata.get("ls_model_name"):
-        return str(metadata["ls_model_name"])
+        return text_of(metadata["ls_model_name"])
     for source in (invocation_params, llm_output):
         for key in _MODEL_NAME_KEYS:
             if source and source.get(key):
-                return str(source[key])
+                return text_of(source[key])
     return None
 
 
@@ -101,7 +109,7 @@ def finish_reasons(generations: Sequence[Generation]) -> list[str | None]:
         info = generation.generation_info or {}
         response_metadata = getattr(_message(generation), "response_metadata", None) or {}
         reason = info.get("finish_reason") or response_metadata.get("finish_reason")
-        reasons.append(str(reason) if reason is not None else None)
+        reasons.append(text_of(reason) if reason is not None else None)
     return reasons
 
 
@@ -133,7 +141,7 @@ def run_meta(
     """The ``meta`` of a run's task, free of secrets; times are ``time.time()`` seconds."""
     params = drop_secrets(dict(invocation_params))
     user_metadata = {
-        key: value for key, value in metadata.items() if not str(key).startswith("ls_") and key != "lc_versions"
+        key: value for key, value in metadata.items() if not text_of(key).startswith("ls_") and key != "lc_versions"
     }
     meta: dict[str, Any] = {
         "run_id": str(run_id),
@@ -155,6 +163,6 @@ def run_meta(
     if first_token is not None:
         meta["time_to_first_token_ms"] = _milliseconds(first_token - started)
     if error is not None:
-        meta["error"] = {"type": type(error).__name__, "message": str(error)[:_ERROR_MESSAGE_LIMIT]}
+        meta["error"] = {"type": type(error).__name__, "message": text_of(error)[:_ERROR_MESSAGE_LIMIT]}
     # Made JSON-safe when the record is written (RunRecord.to_json): one walk over the values instead of two.
     return {key: value for key, value in meta.items() if value is not None}

@@ -7,6 +7,7 @@ names the URL and what to check.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import time
@@ -47,7 +48,12 @@ def resolve_api_key(api_key: str | None, *, argument: str = "api_key=...") -> st
             f"No Label Studio API key: set LABEL_STUDIO_API_KEY or pass {argument} "
             "(Label Studio: Account & Settings > Personal Access Token)."
         )
-    return key
+    if not key.strip():
+        raise ConfigurationError(
+            f"The Label Studio API key is blank (only spaces): set LABEL_STUDIO_API_KEY or pass {argument} "
+            "(Label Studio: Account & Settings > Personal Access Token)."
+        )
+    return key.strip()
 
 
 def resolve_url(url: str | None, *, argument: str = "url=") -> str:
@@ -57,12 +63,35 @@ def resolve_url(url: str | None, *, argument: str = "url=") -> str:
         parsed = httpx.URL(value)
     except Exception as exc:  # httpx raises InvalidURL and, for some inputs, TypeError
         raise ConfigurationError(f"Label Studio URL {value!r} is malformed: use e.g. {DEFAULT_URL}.") from exc
+    if any(character.isspace() for character in value):
+        raise ConfigurationError(f"Label Studio URL {value!r} contains a space: use e.g. {DEFAULT_URL}.")
+    if parsed.port is not None and not 1 <= parsed.port <= 65535:
+        raise ConfigurationError(
+            f"Label Studio URL {value!r} has port {parsed.port}; a port is 1 to 65535: use e.g. {DEFAULT_URL}."
+        )
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise ConfigurationError(
             f"Label Studio URL {value!r} is not an http(s) URL with a host: use e.g. {DEFAULT_URL} "
             f"({argument} or LABEL_STUDIO_URL)."
         )
     return value.rstrip("/")
+
+
+_TIMEOUT_ENV = "LS_LANGCHAIN_TIMEOUT"
+
+
+def _timeout_setting() -> float:
+    """Seconds to wait for an answer from Label Studio: ``LS_LANGCHAIN_TIMEOUT``, else 30 (imports add to it)."""
+    raw = os.environ.get(_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return 30.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigurationError(f"{_TIMEOUT_ENV}={raw!r} is not a number of seconds above 0: use e.g. 30.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -118,10 +147,10 @@ class _Chunks:
 class Studio:
     """A connection to one Label Studio server, as one user."""
 
-    def __init__(self, url: str, api_key: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, api_key: str, *, timeout: float | None = None) -> None:
         self.url = url.rstrip("/")
         self._api_key = api_key
-        self._timeout = timeout
+        self._timeout = timeout if timeout is not None else _timeout_setting()
         self._pid = os.getpid()
         self._sdk = self._connect()
 
@@ -133,6 +162,11 @@ class Studio:
 
     def __repr__(self) -> str:
         return f"Studio(url={self.url!r})"  # never the key
+
+    @property
+    def key_id(self) -> str:
+        """A short hash of the API key: tells keys apart (in the outbox, say) without revealing any."""
+        return hashlib.sha256(self._api_key.encode()).hexdigest()[:16]
 
     @property
     def _client(self) -> LabelStudio:
@@ -173,9 +207,11 @@ class Studio:
                 f"Label Studio at {self.url} refused the request while {action} (HTTP {status}): {detail}"
             ) from exc
         except httpx.TimeoutException as exc:
-            raise StudioUnreachableError(
+            error = StudioUnreachableError(
                 f"Label Studio at {self.url} did not answer in time while {action}: is it overloaded or stopped?"
-            ) from exc
+            )
+            error.timed_out = isinstance(exc, httpx.ReadTimeout)  # sent, so the server may still store it
+            raise error from exc
         except httpx.HTTPError as exc:
             raise StudioUnreachableError(
                 f"Cannot reach Label Studio at {self.url} while {action} ({type(exc).__name__}): "
@@ -242,6 +278,7 @@ class Studio:
                 params={"return_task_ids": True},
                 content=body,
                 headers={"content-type": "application/json"},
+                request_options={"timeout_in_seconds": self.import_timeout(len(tasks), len(body))},
             )
             if response.status_code >= 300:
                 raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=_body(response))
@@ -259,6 +296,11 @@ class Studio:
                 result.task_ids,
             )
         return result
+
+    def import_timeout(self, tasks: int, size: int) -> float:
+        """How long to wait for an import's answer: the base timeout, and time to store this many tasks and bytes
+        (measured: ~1.7 ms a task with a prediction; a busy or large server is allowed three times that)."""
+        return self._timeout + 0.005 * tasks + size / 1_000_000
 
     def iter_tasks(self, project_id: int, *, page_size: int = 100, **filters: Any) -> Iterator[dict[str, Any]]:
         """Every task of a project, page by page, as plain dicts with annotations and predictions."""
@@ -368,31 +410,45 @@ class Studio:
             users = self._client.users.list()
         return next((int(u.id) for u in users if u.id is not None and (u.email or "").lower() == email.lower()), None)
 
-    def records_since(self, project_id: int, after_task_id: int | None) -> dict[str, tuple[int, int]]:
-        """``meta.record_id`` -> (task id, prediction count) of the tasks made after ``after_task_id`` (all if None)."""
+    def records_since(self, project_id: int, after_task_id: int | None) -> dict[str, list[tuple[int, int]]]:
+        """``meta.record_id`` -> every (task id, prediction count) made after ``after_task_id`` (all if None).
+
+        Predictions are counted from the predictions themselves: the task's ``total_predictions`` counter is
+        updated after the import's transaction, so a task read in between would look as if it had none.
+        """
         filters = []
         if after_task_id is not None:
             filters.append(
                 {"filter": "filter:tasks:id", "operator": "greater", "type": "Number", "value": after_task_id}
             )
         query = json.dumps({"filters": {"conjunction": "and", "items": filters}, "ordering": ["-tasks:id"]})
+        found: dict[str, list[tuple[int, int]]] = {}
         with self._translated(f"checking which records project {project_id} already holds"):
-            pager = self._client.tasks.list(project=project_id, query=query, fields="task_only", page_size=500)
-            return {
-                str(task.meta["record_id"]): (int(task.id), int(task.total_predictions or 0))
-                for task in pager
-                if task.meta and "record_id" in task.meta
-            }
+            for task in self._client.tasks.list(project=project_id, query=query, fields="all", page_size=500):
+                if task.meta and "record_id" in task.meta and task.id is not None:
+                    copies = found.setdefault(str(task.meta["record_id"]), [])
+                    copies.append((int(task.id), len(task.predictions or ())))
+        return found
 
     def delete_tasks(self, task_ids: Sequence[int]) -> None:
-        """Delete tasks by id (to undo an import that stored them incompletely)."""
+        """Delete tasks by id (to undo an import that stored them incompletely, or twice).
+
+        A refused key is tried once more with a fresh client: an access token may have expired while the server
+        was too slow to answer, and a clean-up left half done leaves duplicates behind."""
         for task_id in task_ids:
-            with self._translated(f"deleting task {task_id}"):
+            for attempt in (1, 2):
                 try:
-                    self._client.tasks.delete(id=task_id)
-                except ApiError as exc:
-                    if exc.status_code != 404:  # already gone is what we wanted
+                    with self._translated(f"deleting task {task_id}"):
+                        try:
+                            self._client.tasks.delete(id=task_id)
+                        except ApiError as exc:
+                            if exc.status_code != 404:  # already gone is what we wanted
+                                raise
+                    break
+                except AuthenticationError:
+                    if attempt == 2:
                         raise
+                    self._sdk = self._connect()
 
     def count_tasks(self, project_id: int) -> int:
         with self._translated(f"counting the tasks of project {project_id}"):

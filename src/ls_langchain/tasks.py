@@ -10,11 +10,12 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ls_langchain.errors import RecordFormatError
 from ls_langchain.jsonsafe import json_safe, readable
 from ls_langchain.labeling import DEFAULT_IMAGES_KEY, TOOL_CALLS_KEY, TaskLayout
 from ls_langchain.messages import render_dialogue
 
-__all__ = ["RunRecord", "build_task"]
+__all__ = ["RECORD_FORMAT", "RunRecord", "build_task"]
 
 
 @dataclass(frozen=True)
@@ -34,17 +35,63 @@ class RunRecord:
     response_tool_calls: list[list[dict[str, Any]]] | None = None
 
     def to_json(self) -> str:
-        """The record as JSON, whatever objects it holds; this runs in the hook, so the common case is one C call."""
+        """The record in its stored form (a versioned envelope), whatever objects it holds; this runs in the hook,
+        so the common case is one C call."""
         # A shallow dict of the fields, not dataclasses.asdict: its deep copy cost more than the rest of the hook.
-        fields_ = {f.name: getattr(self, f.name) for f in fields(self)}
+        envelope = {"v": RECORD_FORMAT, "run": {f.name: getattr(self, f.name) for f in fields(self)}}
         try:
-            return json.dumps(fields_, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=readable)
-        except (TypeError, ValueError):  # NaN, or keys JSON cannot write: the thorough way
-            return json.dumps(json_safe(fields_), ensure_ascii=False, separators=(",", ":"))
+            return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=readable)
+        except (TypeError, ValueError, RecursionError):  # NaN, odd keys, deep nesting: the thorough way
+            return json.dumps(json_safe(envelope), ensure_ascii=False, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> RunRecord:
-        return cls(**json.loads(text))
+        """A stored record of any version: the bare fields written before the envelope, this version's, and newer
+        ones as far as their fields are known here (fields it does not know are kept in ``meta.unknown_fields``).
+        Raises ``RecordFormatError`` saying what is wrong when the text is no record."""
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            raise RecordFormatError(f"the stored record is not valid JSON ({exc})") from exc
+        if isinstance(data, dict) and "v" in data:
+            version, run = data["v"], data.get("run")
+            if type(version) is not int or not isinstance(run, dict):
+                raise RecordFormatError("the stored record's envelope is damaged (no version number or no run)")
+        else:
+            version, run = 0, data
+        if not isinstance(run, dict):
+            raise RecordFormatError("the stored record is not a JSON object")
+        known = {f.name: run[f.name] for f in fields(cls) if f.name in run}
+        for name, value in known.items():
+            expected = _FIELD_TYPES.get(name)
+            if expected is not None and not isinstance(value, expected):
+                raise RecordFormatError(
+                    f"the stored record (format {version}) has {name} of type {type(value).__name__}"
+                )
+        missing = [name for name in ("id", "responses") if name not in known]
+        if missing:
+            raise RecordFormatError(f"the stored record (format {version}) has no {' or '.join(missing)}")
+        if not all(isinstance(text, str) for text in known["responses"]):
+            raise RecordFormatError(f"the stored record (format {version}) has a response that is not text")
+        unknown = {key: value for key, value in run.items() if key not in known}
+        if unknown:
+            known["meta"] = {**known.get("meta", {}), "unknown_fields": unknown}
+        return cls(**known)
+
+
+#: The version of a record's stored form. Adding an optional field keeps it (older readers keep what they do not
+#: know in meta); changing what a field means raises it, and ``from_json`` learns to read the old form.
+RECORD_FORMAT = 1
+_NONE = type(None)
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "responses": list,
+    "prompt": (str, _NONE),
+    "messages": (list, _NONE),
+    "model_name": (str, _NONE),
+    "meta": dict,
+    "response_tool_calls": (list, _NONE),
+}
 
 
 def _input_value(record: RunRecord, layout: TaskLayout) -> Any:

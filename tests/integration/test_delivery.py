@@ -68,7 +68,7 @@ def test_server_stopped_during_1000_calls(own_studio: LocalStudio, tmp_path: Pat
         if index == 300:
             own_studio.stop()
         llm.invoke(f"call-{index}")
-    assert handler._worker.pending() > 0
+    assert handler._delivery.pending() > 0
     own_studio.start()
     assert handler.flush(timeout=180)
     assert_exactly(own_studio, handler.project_id, {f"call-{i}" for i in range(1000)})
@@ -122,7 +122,7 @@ def test_runs_left_at_exit_are_flushed_by_the_exit_hook(own_studio: LocalStudio,
     child = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert child.returncode == 0, child.stderr
     handler = handler_on(own_studio, tmp_path, project_name=title)
-    assert handler._worker.pending() == 0
+    assert handler._delivery.pending() == 0
     assert_exactly(own_studio, handler.project_id, {f"call-{i}" for i in range(30)})
     handler.close()
 
@@ -147,7 +147,7 @@ def test_wrong_token_is_reported_once_and_records_go_out_once_it_is_fixed(
     errors = [record for record in caplog.records if record.name == "ls_langchain"]
     assert len(errors) == 1 and "401" in errors[0].getMessage() and errors[0].exc_info is None
     assert studio.legacy_token not in errors[0].getMessage()
-    assert handler._worker.pending() == 20
+    assert handler._delivery.pending() == 20
     studio.set_legacy_tokens(True)
     try:
         assert handler.flush(timeout=60)
@@ -276,10 +276,10 @@ def test_a_record_the_server_refuses_is_held_and_the_rest_go_out(
     for index in range(20):
         llm.invoke(f"call-{index}")
         if index == 7:  # a record Label Studio refuses: its Text input would be empty
-            handler._worker.submit("unreadable", RunRecord(id="unreadable", responses=["x"]).to_json())
+            handler._delivery.submit("unreadable", RunRecord(id="unreadable", responses=["x"]).to_json())
     assert not handler.flush(timeout=5)
     assert_exactly(studio, handler.project_id, {f"call-{i}" for i in range(20)})
-    assert handler._worker.pending() == 1
+    assert handler._delivery.pending() == 1
     errors = [r.getMessage() for r in caplog.records if r.name == "ls_langchain"]
     assert len(errors) == 1 and "HTTP 400" in errors[0] and "expects the following types" in errors[0]
     handler.close(timeout=0)

@@ -328,7 +328,7 @@ def test_wrong_key_is_reported_in_one_line_and_the_chain_goes_on(
     message = record.getMessage()
     assert studio.url in message and "401" in message and "LABEL_STUDIO_API_KEY" in message
     assert "not-a-valid-key-0001" not in message and record.exc_info is None
-    assert handler._worker.pending() == 1
+    assert handler._delivery.pending() == 1
 
 
 def test_unreachable_server_is_reported_in_one_line_and_the_chain_goes_on(

@@ -78,3 +78,45 @@ def test_the_default_configs_are_not_warned_about(caplog: pytest.LogCaptureFixtu
         handler = LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9", mode="chat")
     handler.close(timeout=0)
     assert not [r for r in caplog.records if "line breaks" in r.getMessage()]
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("http://local host:8080", "contains a space"),
+        ("http://localhost:0", "has port 0"),
+        ("http://localhost:99999", "has port 99999"),
+    ],
+)
+def test_a_url_that_can_never_work_is_refused_at_once(url: str, says: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        LabelStudioCallbackHandler(api_key="k", url=url)
+    assert says in _one_line(caught)
+
+
+def test_a_blank_api_key_is_called_blank() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        LabelStudioCallbackHandler(api_key="   ", url="http://127.0.0.1:9")
+    assert "API key is blank" in _one_line(caught)
+
+
+@pytest.mark.parametrize("length", [51, 100_000])
+def test_a_project_name_longer_than_label_studio_allows(length: int) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9", project_name="x" * length)
+    assert f"is {length} characters long: Label Studio allows at most 50" in _one_line(caught)
+
+
+@pytest.mark.parametrize("project_id", [1.7, "1.7", True])
+def test_a_project_id_that_is_no_whole_number(project_id: object) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9", project_id=project_id)  # type: ignore[arg-type]
+    assert "is not a whole number" in _one_line(caught)
+
+
+def test_an_outbox_dir_that_is_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_text("")
+    with pytest.raises(ConfigurationError) as caught:
+        LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9", outbox_dir=path)
+    assert f"The outbox folder {path} cannot be used" in _one_line(caught)

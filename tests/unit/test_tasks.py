@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import pytest
 from langchain_core.messages import AIMessage, ChatMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, Generation
 from pydantic import SecretStr
 
+from ls_langchain.errors import RecordFormatError
 from ls_langchain.jsonsafe import json_safe
 from ls_langchain.labeling import LabelStudioMode, default_config, read_layout
 from ls_langchain.masking import MASKED, mask_record
 from ls_langchain.messages import generation_to_dict, message_to_dict, render_dialogue
 from ls_langchain.runmeta import drop_secrets, pick_model_name, token_usage
-from ls_langchain.tasks import RunRecord, build_task
+from ls_langchain.tasks import RECORD_FORMAT, RunRecord, build_task
 
 PROMPT_LAYOUT = read_layout(default_config(LabelStudioMode.PROMPT))
 CHAT_LAYOUT = read_layout(default_config(LabelStudioMode.CHAT))
@@ -187,3 +189,56 @@ def test_a_mask_that_fails_or_returns_no_text_masks_fully() -> None:
     record = RunRecord(id="r", responses=["boom", "none", "fine"])
     masked, failures = mask_record(record, bad)
     assert masked.responses == [MASKED, MASKED, "fine"] and failures == 2
+
+
+def test_a_record_is_stored_in_a_versioned_envelope() -> None:
+    stored = json.loads(RunRecord(id="r", responses=["a"]).to_json())
+    assert stored["v"] == RECORD_FORMAT and stored["run"]["id"] == "r"
+
+
+def test_records_of_other_versions_are_read_where_possible() -> None:
+    before_the_envelope = RunRecord.from_json('{"id": "r", "responses": ["a"], "prompt": "p"}')
+    assert (before_the_envelope.id, before_the_envelope.prompt) == ("r", "p")
+    newer = RunRecord.from_json('{"v": 9, "run": {"id": "r", "responses": ["a"], "meta": {"k": 1}, "context": [1]}}')
+    assert newer.meta == {"k": 1, "unknown_fields": {"context": [1]}}  # kept, delivered in the task's meta
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("{not json", "not valid JSON"),
+        ('{"v": 1, "run": {"responses": []}}', "has no id"),
+        ('{"v": 1, "run": {"id": 5, "responses": []}}', "id of type int"),
+        ('{"v": 1, "run": {"id": "r", "responses": [5]}}', "a response that is not text"),
+        ('{"v": null}', "envelope is damaged"),
+        ("[1, 2]", "not a JSON object"),
+    ],
+)
+def test_a_record_that_cannot_be_read_says_why(text: str, says: str) -> None:
+    with pytest.raises(RecordFormatError, match=says):
+        RunRecord.from_json(text)
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("nor a repr")
+
+
+def nested(depth: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": True}
+    for _ in range(depth):
+        value = {"inner": value}
+    return value
+
+
+def test_odd_values_become_text_and_deep_ones_are_cut() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    safe = json_safe({"bad": Unprintable(), Unprintable(): 1, "deep": nested(600), "loop": loop})
+    assert safe["bad"] == "<Unprintable object that cannot be shown>"
+    assert json.loads(json.dumps(safe))["deep"]  # writable, however deep it was
+    assert "nested deeper than" in json.dumps(safe["loop"])
+    assert "nested deeper than" in json.dumps(drop_secrets({"deep": nested(600)}))

@@ -13,9 +13,10 @@ import threading
 from pathlib import Path
 
 from ls_langchain.delivery.outbox import OUTBOX_DIR_ENV, Outbox, OutboxItem, default_outbox_dir
-from ls_langchain.delivery.worker import DeliveryWorker, Exporter, close_all
+from ls_langchain.delivery.worker import DEFAULT_MAX_BATCH_BYTES, DeliveryWorker, Exporter, close_all
 
 __all__ = [
+    "DEFAULT_MAX_BATCH_BYTES",
     "OUTBOX_DIR_ENV",
     "DeliveryWorker",
     "Exporter",
@@ -52,7 +53,8 @@ def _flush_at_exit() -> None:
 
 
 def worker_for(directory: Path | None, exporter: Exporter, **settings: float) -> DeliveryWorker:
-    """The process's worker for this outbox and destination, made on first use; the newest exporter wins."""
+    """The process's worker for this outbox and destination, made on first use; it sends the records of
+    ``exporter.route`` with ``exporter`` from now on."""
     global _exit_hook_installed
     path = (Path(directory) if directory is not None else default_outbox_dir()).resolve()
     with _registry_lock:
@@ -64,7 +66,7 @@ def worker_for(directory: Path | None, exporter: Exporter, **settings: float) ->
         if worker is None or worker.closed:
             worker = _workers[key] = DeliveryWorker(outbox, exporter, **settings)
         else:
-            worker.exporter = exporter
+            worker.add(exporter)
         if not _exit_hook_installed:
             atexit.register(_flush_at_exit)
             _exit_hook_installed = True

@@ -3,8 +3,10 @@
 The hook thread only appends to the outbox and nudges the worker. The worker wakes at ``flush_at`` records or
 every ``flush_interval`` seconds, takes the server's file lock (so no two imports reach one Label Studio at once,
 from this process or any other sharing the outbox), first settles any batch whose outcome is unknown by asking the
-server, then claims the oldest records and exports them. Transient failures back off exponentially with jitter
-(tenacity); a refusal (401/403/400) is reported once and retried only after ``retry_rejected_after``.
+server, then claims the oldest records and exports them, each with the exporter of the key that logged it.
+Transient failures back off exponentially with jitter (tenacity). What cannot go now is held with its reason, so
+it never holds up the rest: a refused key's records or a refused record (401/403/400) until
+``retry_rejected_after``, a record the exporter cannot read or a deleted project's records until someone acts.
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential_jitter
 
 from ls_langchain.delivery.outbox import Outbox, OutboxItem
-from ls_langchain.errors import StudioError
+from ls_langchain.errors import RecordsHeldError, StudioError, StudioUnreachableError
 
-__all__ = ["DeliveryWorker", "Exporter"]
+__all__ = ["DEFAULT_MAX_BATCH_BYTES", "DeliveryWorker", "Exporter"]
 
 logger = logging.getLogger("ls_langchain")
 
@@ -38,9 +40,13 @@ class Exporter(Protocol):
     target: str
     #: What must never receive two imports at once: the server's URL.
     server: str
+    #: Whose key sends: a hash of it (never the key), so each record goes out with the key that logged it.
+    route: str
 
     def export(self, items: Sequence[OutboxItem]) -> int | None:
-        """Send one batch in one request; returns the highest id the server gave the new tasks."""
+        """Send one batch in one request; returns the highest id the server gave the new tasks.
+
+        Raises ``RecordsHeldError`` before sending anything for records that cannot go until someone acts."""
 
     def delivered(self, items: Sequence[OutboxItem], watermark: int | None) -> set[str]:
         """Which of these records the server already holds (it made them after ``watermark``)."""
@@ -100,6 +106,10 @@ class _Rejections:
         return self._splits >= self.limit
 
 
+#: The most characters of records one import carries: far below Label Studio's request limit
+#: (DATA_UPLOAD_MAX_MEMORY_SIZE, 250 MiB by default), and small enough to be stored well within the timeout.
+DEFAULT_MAX_BATCH_BYTES = 20_000_000
+
 #: How many record ids a worker remembers to drop a run submitted twice (by two handlers of one project).
 _RECENT_IDS = 4096
 
@@ -107,7 +117,12 @@ _live_workers: weakref.WeakSet[DeliveryWorker] = weakref.WeakSet()
 
 
 class DeliveryWorker:
-    """One background thread per (outbox, destination) in a process; started lazily, restarted after fork."""
+    """One background thread per (outbox, destination) in a process; started lazily, restarted after fork.
+
+    Every handler of the destination adds its exporter (one per key); a record is sent by the exporter of the
+    route it was logged through, and a record whose route has no exporter in this process (left by a process that
+    ended) by the newest one.
+    """
 
     def __init__(
         self,
@@ -118,19 +133,33 @@ class DeliveryWorker:
         flush_interval: float = 1.0,
         retry_rejected_after: float = 30.0,
         max_backoff: float = 10.0,
+        max_batch_bytes: float = DEFAULT_MAX_BATCH_BYTES,
     ) -> None:
         self.outbox = outbox
         self.exporter = exporter
+        self.exporters: dict[str, Exporter] = {exporter.route: exporter}
         self.flush_at = int(flush_at)
         self.flush_interval = flush_interval
         self.retry_rejected_after = retry_rejected_after
         self.max_backoff = max_backoff
+        self.max_batch_bytes = int(max_batch_bytes)
         self._reported: str | None = None
         self._recent: set[str] = set()
         self._recent_order: collections.deque[str] = collections.deque()
-        self._held_at: float | None = None
+        self._next_release: float | None = None
+        # After an import timed out: the most records a batch holds now, and how long the server may still be
+        # storing that import (the unknown-outcome check waits for its answers to stop changing).
+        self._batch_limit = self.flush_at
+        self._in_flight_for = 0.0
+        # A new worker is a new chance (a new key, version or config): what was held is tried again.
+        outbox.release_held(exporter.target)
         self._reset()
         _live_workers.add(self)
+
+    def add(self, exporter: Exporter) -> None:
+        """Send the records of ``exporter.route`` with this exporter; it also becomes the one for orphans."""
+        self.exporters[exporter.route] = exporter
+        self.exporter = exporter
 
     def _reset(self) -> None:
         """Fresh synchronization state and no thread: at construction, and in a forked child."""
@@ -151,7 +180,7 @@ class DeliveryWorker:
                     self._thread = threading.Thread(target=self._run, name="ls-langchain-delivery", daemon=True)
                     self._thread.start()
 
-    def submit(self, record_id: str, body: str) -> None:
+    def submit(self, record_id: str, body: str, route: str | None = None) -> None:
         """Store one record durably and return; the thread ships it later. Raises OutboxFullError when full.
 
         Handlers of one process share this worker, and a run is seen by all of them at once: the ids submitted
@@ -159,7 +188,7 @@ class DeliveryWorker:
         """
         if record_id in self._recent:
             return
-        self.outbox.append(self.exporter.target, record_id, body)
+        self.outbox.append(self.exporter.target, record_id, body, self.exporter.route if route is None else route)
         self._recent.add(record_id)
         self._recent_order.append(record_id)
         if len(self._recent_order) > _RECENT_IDS:
@@ -169,14 +198,29 @@ class DeliveryWorker:
         if self._unsent >= self.flush_at:
             self._wake.set()
 
-    def flush(self, timeout: float | None = None) -> bool:
-        """Wait until every record of this destination waiting now (whoever logged it) is in Label Studio."""
+    def flush(self, timeout: float | None = None, *, route: str | None = None) -> bool:
+        """Wait until every record of this destination waiting now (only ``route``'s, if given) is in Label Studio.
+
+        Returns False when ``timeout`` runs out, and as soon as all that is left is held until someone acts (or
+        until after the deadline): waiting longer would change nothing.
+        """
         deadline = None if timeout is None else time.monotonic() + timeout
-        up_to = self.outbox.last_seq(self.exporter.target)
         self._ensure_thread()
+        while self.outbox.flush_buffer():  # runs kept in memory while the file was locked come first
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            self._stop.wait(0.02)
+        up_to = self.outbox.last_seq(self.exporter.target)
         self._wake.set()
-        while self.outbox.count(self.exporter.target, up_to=up_to) > 0:
+        while True:
+            waiting = self.outbox.waiting(self.exporter.target, up_to=up_to, route=route)
             remaining = None if deadline is None else deadline - time.monotonic()
+            if waiting.active == 0:
+                if waiting.held == 0:
+                    return True
+                retry_in = None if waiting.next_retry is None else waiting.next_retry - time.time()
+                if retry_in is None or (remaining is not None and retry_in > remaining):
+                    return False
             if remaining is not None and remaining <= 0:
                 return False
             if self._stop.is_set() and not (self._thread and self._thread.is_alive()):
@@ -184,7 +228,6 @@ class DeliveryWorker:
             with self._progress:
                 self._progress.wait(0.05 if remaining is None else min(0.05, remaining))
             self._wake.set()
-        return True
 
     def close(self, timeout: float | None = 5.0) -> bool:
         """Flush within ``timeout``, then stop the thread; what is not sent stays in the outbox for later."""
@@ -202,7 +245,8 @@ class DeliveryWorker:
         return self._stop.is_set() and self._pid == os.getpid()
 
     def pending(self) -> int:
-        return self.outbox.count(self.exporter.target)
+        """Records of this destination not delivered yet, held ones included."""
+        return self.outbox.count(self.exporter.target) + self.outbox.buffered
 
     # The thread.
 
@@ -217,9 +261,10 @@ class DeliveryWorker:
 
     def _deliver_pending(self) -> float:
         """Send batches until none is left; returns how long to sleep before the next round."""
-        if self._held_at is None or time.monotonic() - self._held_at >= self.retry_rejected_after:
-            self._held_at = None
-            self.outbox.release_held(self.exporter.target)
+        self.outbox.flush_buffer()
+        if self._next_release is not None and time.time() >= self._next_release:
+            self._next_release = None
+            self.outbox.release_due(self.exporter.target)
         retrying = Retrying(
             retry=retry_if_exception(_is_transient),
             wait=_Backoff(self.max_backoff),
@@ -250,6 +295,9 @@ class DeliveryWorker:
         """Back off, but wake at once when the worker is closed."""
         self._stop.wait(seconds)
 
+    def _exporter_for(self, route: str) -> Exporter:
+        return self.exporters.get(route, self.exporter)
+
     def _deliver_one_batch(self) -> bool:
         """Settle unknown outcomes, then send the next batch; returns whether anything was sent."""
         target = self.exporter.target
@@ -257,48 +305,104 @@ class DeliveryWorker:
             if not locked:
                 return False
             self._settle_unknown()
-            items = self.outbox.claim(target, self.flush_at)
+            items = self.outbox.claim(target, min(self.flush_at, self._batch_limit), max_bytes=self.max_batch_bytes)
             if not items:
                 return False
             self._unsent = max(0, self._unsent - len(items))
             # If this raises, the items stay claimed: the next round asks the server what it got.
-            self._export(items, _Rejections())
-        self._delivered()
+            delivered = sum(
+                self._export(self._exporter_for(route), group, _Rejections())
+                for route, group in _by_route(items).items()
+            )
+        if delivered:
+            self._batch_limit = min(self.flush_at, self._batch_limit * 2)
+        self._delivered(delivered)
         return True
 
-    def _export(self, items: Sequence[OutboxItem], rejections: _Rejections) -> None:
-        """Send a batch; when the server refuses its content, send halves, and hold the records refused alone."""
+    def _hold(self, items: Sequence[OutboxItem], reason: str, retry_after: float | None) -> None:
+        self.outbox.hold(items, reason, retry_after=retry_after)
+        if retry_after is not None:
+            due = time.time() + retry_after
+            self._next_release = due if self._next_release is None else min(self._next_release, due)
+
+    def _export(self, exporter: Exporter, items: Sequence[OutboxItem], rejections: _Rejections) -> int:
+        """Send a batch; hold what cannot go, and when the server refuses the content, send halves and hold the
+        records refused alone. Returns how many records were delivered."""
         try:
-            watermark = self.exporter.export(items)
+            watermark = exporter.export(items)
+        except RecordsHeldError as exc:
+            held = [item for item in items if item.seq in exc.reasons] if exc.reasons else list(items)
+            for reason, group in _by_reason(held, exc.reasons, str(exc)).items():
+                self._hold(group, reason, exc.retry_after)
+            self.report(exc)
+            rest = [item for item in items if exc.reasons and item.seq not in exc.reasons]
+            return self._export(exporter, rest, rejections) if rest else 0
         except StudioError as exc:
-            if not exc.content_rejected:
+            if exc.timed_out:
+                raise self._timed_out(len(items), exc) from exc
+            if exc.transient:
                 raise
-            if len(items) == 1 or rejections.exhausted():
-                self.outbox.hold(items)
-                self._held_at = time.monotonic()
+            if not exc.content_rejected or len(items) == 1 or rejections.exhausted():
+                # A refused key or a refused record: the server stored nothing, so they wait aside, not in line.
+                self._hold(items, str(exc), self.retry_rejected_after)
                 self.report(exc)
-                return
+                return 0
             rejections.count()
             middle = len(items) // 2
-            self._export(items[:middle], rejections)
-            self._export(items[middle:], rejections)
-            return
+            return self._export(exporter, items[:middle], rejections) + self._export(
+                exporter, items[middle:], rejections
+            )
         self.outbox.complete(self.exporter.target, items, watermark)
+        return len(items)
+
+    def _timed_out(self, count: int, error: StudioError) -> StudioError:
+        """An import whose answer did not come: the next batches are half as big (a batch too big to be stored in
+        time is split like a refused one), and its outcome is only decided once the server has finished it."""
+        self._in_flight_for = max(self._in_flight_for, 1.0 + 0.005 * count)
+        self._batch_limit = max(1, count // 2)
+        timed_out = StudioUnreachableError(
+            f"{error} An import of {count} records got no answer in time: batches of at most {self._batch_limit} "
+            "now; what it stored is checked before anything is sent again."
+        )
+        timed_out.timed_out = True
+        return timed_out
 
     def _settle_unknown(self) -> None:
-        """Records claimed by a send that never reported back: keep those the server has, re-queue the rest."""
+        """Records claimed by a send that never reported back: keep those the server has, re-queue the rest.
+
+        A route whose key is refused keeps its records claimed (they may be in Label Studio) without holding up
+        the other routes."""
         target = self.exporter.target
         items = self.outbox.claimed(target)
-        if not items:
-            return
-        present = self.exporter.delivered(items, self.outbox.watermark(target))
-        self.outbox.complete(target, [i for i in items if i.record_id in present], None)
-        self.outbox.release([i for i in items if i.record_id not in present])
-        if present:
-            logger.info("ls-langchain: %d records were already in Label Studio; not sent again", len(present))
+        for route, group in _by_route(items).items():
+            try:
+                present = self._stored(self._exporter_for(route), group)
+            except StudioError as exc:
+                if exc.transient:
+                    raise
+                self.report(exc)
+                continue
+            self.outbox.complete(target, [i for i in group if i.record_id in present], None)
+            self.outbox.release([i for i in group if i.record_id not in present])
+            if present:
+                logger.info("ls-langchain: %d records were already in Label Studio; not sent again", len(present))
+        self._in_flight_for = 0.0
 
-    def _delivered(self) -> None:
-        if self._reported is not None:
+    def _stored(self, exporter: Exporter, items: Sequence[OutboxItem]) -> set[str]:
+        """Which records the server holds; after a timed-out import, asked again until two answers a while apart
+        agree, since the server may still be storing that import and "not yet" must not be read as "lost"."""
+        present = exporter.delivered(items, self.outbox.watermark(exporter.target))
+        while self._in_flight_for:
+            if self._stop.wait(self._in_flight_for):  # closing: leave them claimed, to be checked next time
+                raise StudioUnreachableError("Stopped while Label Studio may still be storing an import.")
+            again = exporter.delivered(items, self.outbox.watermark(exporter.target))
+            if again == present:
+                break
+            present = again
+        return present
+
+    def _delivered(self, count: int) -> None:
+        if count and self._reported is not None:
             logger.warning("ls-langchain: delivery to %s works again", self.exporter.server)
             self._reported = None
         with self._progress:
@@ -319,6 +423,23 @@ class DeliveryWorker:
             self._reported = message
             pending = self.pending()
             logger.error("ls-langchain: %s (%d records kept in %s)", message, pending, self.outbox.path)
+        with self._progress:
+            self._progress.notify_all()
+
+
+def _by_route(items: Sequence[OutboxItem]) -> dict[str, list[OutboxItem]]:
+    """Items grouped by route, each group in log order."""
+    groups: dict[str, list[OutboxItem]] = {}
+    for item in items:
+        groups.setdefault(item.route, []).append(item)
+    return groups
+
+
+def _by_reason(items: Sequence[OutboxItem], reasons: Mapping[int, str], default: str) -> dict[str, list[OutboxItem]]:
+    groups: dict[str, list[OutboxItem]] = {}
+    for item in items:
+        groups.setdefault(reasons.get(item.seq, default), []).append(item)
+    return groups
 
 
 def close_all(timeout: float) -> int:
