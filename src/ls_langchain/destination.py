@@ -147,6 +147,7 @@ class ProjectDestination:
             ) from exc
 
     def export(self, items: Sequence[OutboxItem]) -> int | None:
+        started = time.monotonic()
         project, layout = self._usable()
         tasks, reasons = [], {}
         for item in items:
@@ -168,7 +169,8 @@ class ProjectDestination:
             self._usable(fresh=True)  # raises RecordsHeldError when the project is gone for good
             raise StudioUnreachableError(f"Project {project.id} was not found while importing; tried again.") from exc
         except RequestRejectedError:
-            self._read_at = 0.0  # the config may have changed: read it before the next batch
+            if self._read_at < started:  # refused with a config read earlier: read it before the next batch
+                self._read_at = 0.0
             raise
         return max(result.task_ids, default=None)
 

@@ -424,7 +424,15 @@ class Studio:
         query = json.dumps({"filters": {"conjunction": "and", "items": filters}, "ordering": ["-tasks:id"]})
         found: dict[str, list[tuple[int, int]]] = {}
         with self._translated(f"checking which records project {project_id} already holds"):
-            for task in self._client.tasks.list(project=project_id, query=query, fields="all", page_size=500):
+            # A page of whole tasks takes a busy server a while: the timeout grows with the page, as for imports.
+            pages = self._client.tasks.list(
+                project=project_id,
+                query=query,
+                fields="all",
+                page_size=500,
+                request_options={"timeout_in_seconds": self.import_timeout(500, 0)},
+            )
+            for task in pages:
                 if task.meta and "record_id" in task.meta and task.id is not None:
                     copies = found.setdefault(str(task.meta["record_id"]), [])
                     copies.append((int(task.id), len(task.predictions or ())))

@@ -167,7 +167,8 @@ def test_an_import_stored_without_its_predictions_is_caught_by_the_counts(target
     assert_one_line(str(lost[0]), target)
     assert f"stored 1/1 tasks and 0/1 predictions in project {project.id}" in str(lost[0])
     assert lost[0].transient
-    without_predictions = [task_id for task_id, count in studio.records_since(project.id, None).values() if not count]
+    stored = studio.records_since(project.id, None)
+    without_predictions = [task_id for copies in stored.values() for task_id, count in copies if not count]
     assert without_predictions == list(lost[0].task_ids)
 
 
@@ -181,13 +182,21 @@ def test_records_since_reads_the_tasks_after_the_watermark_with_their_prediction
     everything = studio.records_since(project.id, None)
     later = studio.records_since(project.id, max(first.task_ids))
 
-    assert {record: predictions for record, (_, predictions) in everything.items()} == {
-        "before": 1,
-        "after-1": 1,
-        "after-2": 0,
+    assert {record: [predictions for _, predictions in copies] for record, copies in everything.items()} == {
+        "before": [1],
+        "after-1": [1],
+        "after-2": [0],
     }
-    assert {task_id for task_id, _ in everything.values()} == set(first.task_ids + second.task_ids)
+    assert {task_id for copies in everything.values() for task_id, _ in copies} == set(first.task_ids + second.task_ids)
     assert later == {record: everything[record] for record in ("after-1", "after-2")}
+
+
+def test_records_since_finds_a_record_stored_twice(target: Target) -> None:
+    studio = Studio(target.url, target.api_key)
+    project = studio.create_project("Recorded twice", CONFIG)
+    first = studio.import_tasks(project.id, [task("twice", "one", "1")])
+    second = studio.import_tasks(project.id, [task("twice", "one", "1")])
+    assert sorted(studio.records_since(project.id, None)["twice"]) == [(first.task_ids[0], 1), (second.task_ids[0], 1)]
 
 
 def test_delete_tasks_undoes_an_import_and_a_task_already_gone_is_no_error(target: Target) -> None:
@@ -198,7 +207,7 @@ def test_delete_tasks_undoes_an_import_and_a_task_already_gone_is_no_error(targe
     studio.delete_tasks([undone])
     studio.delete_tasks([undone])
 
-    assert studio.records_since(project.id, None) == {"kept": (kept, 1)}
+    assert studio.records_since(project.id, None) == {"kept": [(kept, 1)]}
     assert studio.count_tasks(project.id) == 1
 
 
