@@ -85,7 +85,7 @@ def refuse(record_id: str) -> Rule:
 
 def test_a_refused_record_is_found_by_halving_and_held_with_its_reason(tmp_path: Path) -> None:
     exporter = FakeExporter(rule=refuse("r5"))
-    worker = make_worker(tmp_path, exporter, flush_at=8, retry_rejected_after=3600)
+    worker = make_worker(tmp_path, exporter, flush_at=8, retry_rejected_after=3600, flush_interval=3600)
     for index in range(8):
         worker.submit(f"r{index}", body(f"r{index}"))
     assert not worker.flush(timeout=5)  # returns as soon as only the held record is left
@@ -129,7 +129,7 @@ def test_retry_after_is_honoured(tmp_path: Path) -> None:
 def test_a_batch_whose_answer_was_lost_is_not_sent_again(tmp_path: Path) -> None:
     exporter = FakeExporter()
     exporter.lose_answer = True
-    worker = make_worker(tmp_path, exporter, flush_at=10)
+    worker = make_worker(tmp_path, exporter, flush_at=10, flush_interval=3600)
     for index in range(10):
         worker.submit(f"r{index}", body(f"r{index}"))
     assert worker.flush(timeout=5)
@@ -203,7 +203,7 @@ def test_records_of_a_key_no_handler_uses_any_more_go_with_the_newest(tmp_path: 
 
 def test_batches_are_capped_by_size(tmp_path: Path) -> None:
     exporter = FakeExporter()
-    worker = make_worker(tmp_path, exporter, flush_at=100, max_batch_bytes=1000)
+    worker = make_worker(tmp_path, exporter, flush_at=100, max_batch_bytes=1000, flush_interval=3600)
     for index in range(10):
         worker.submit(f"r{index}", RunRecord(id=f"r{index}", responses=["x" * 300]).to_json())
     assert worker.flush(timeout=5)
@@ -278,7 +278,7 @@ def test_a_batch_that_times_out_is_split(tmp_path: Path) -> None:
             raise timed_out()
 
     exporter = FakeExporter(rule=too_big)
-    worker = make_worker(tmp_path, exporter, flush_at=16)
+    worker = make_worker(tmp_path, exporter, flush_at=16, flush_interval=3600)
     for index in range(16):
         worker.submit(f"r{index}", body(f"r{index}"))
     assert worker.flush(timeout=30)
