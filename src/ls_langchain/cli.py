@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_outbox(commands)
     _add_predict(commands)
     _add_evaluate(commands)
+    _add_learn(commands)
     return parser
 
 
@@ -387,6 +388,29 @@ def _evaluate(args: argparse.Namespace) -> int:
     print_summary(report, Console(width=None if sys.stdout.isatty() else 160))
     print(f"Report: {report.files[0]} (also {', '.join(p.name for p in report.files[1:3])} and the charts)")
     return 0 if report.tasks_evaluated else 1
+
+
+def _add_learn(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = commands.add_parser(
+        "learn",
+        help="keep a project's submitted annotations as the backend's few-shot examples",
+        description="Read a project's submitted annotations (skipped ones left out), keep the latest of each task "
+        "as a few-shot example in the backend's state (STATE_URL, else SQLite under MODEL_DIR), replacing the pool, "
+        "and publish it: with FEW_SHOT above 0 the next predictions use it, under a new model version.",
+    )
+    command.add_argument("--project", type=int, required=True, metavar="ID", help="the Label Studio project id")
+    command.add_argument("--url", help="Label Studio URL (default: LABEL_STUDIO_URL, then http://localhost:8080)")
+    command.add_argument("--api-key", help="Label Studio API key (default: LABEL_STUDIO_API_KEY)")
+    command.set_defaults(handler=_learn)
+
+
+def _learn(args: argparse.Namespace) -> int:
+    from ls_langchain.predictor.learning import learn_project
+
+    with _progress(f"Reading the annotations of project {args.project}") as progress:
+        summary = learn_project(_studio(args), args.project, progress=progress)
+    print(summary.describe())
+    return 0 if summary.examples else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

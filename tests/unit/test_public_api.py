@@ -20,7 +20,7 @@ PUBLIC = {
         "StudioUnreachableError",
         "__version__",
     ],
-    "ls_langchain.predictor": ["LLMInteractive", "Settings", "predict_project"],
+    "ls_langchain.predictor": ["LLMInteractive", "Settings", "learn_project", "predict_project"],
     "ls_langchain.export": ["FORMATS", "ExportSummary", "Filters", "Format", "export_project"],
     "ls_langchain.evaluation": [
         "TRUTHS",

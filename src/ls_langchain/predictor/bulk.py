@@ -29,6 +29,7 @@ from langchain_core.language_models import BaseChatModel
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from ls_langchain.errors import ConfigurationError, StudioError
+from ls_langchain.predictor.examples import published_pool
 from ls_langchain.predictor.interactive import LLMInteractive, background_loop
 from ls_langchain.predictor.models import build_chat_model
 from ls_langchain.predictor.settings import Settings
@@ -132,7 +133,7 @@ def predict_project(
     """Predict the project's tasks that lack a prediction of the current model version; see the module docstring.
 
     The prompt is ``prompt``, else the one people submitted last (shared state), else ``DEFAULT_PROMPT``; the
-    project's extra params from ``/setup`` apply as they do in the server.
+    project's extra params from ``/setup`` and, with ``FEW_SHOT``, its published examples apply as in the server.
     """
     if limit is not None and limit < 1:
         raise ConfigurationError(f"--limit must be at least 1, got {limit}.")
@@ -149,6 +150,7 @@ def predict_project(
         project.label_config,
         chat_model or build_chat_model(project_settings),
         prompt=record.prompt,
+        examples=published_pool(state, str(project_id)) if state and project_settings.few_shot else None,
         base_settings=project_settings,
     )
     use_prompt = prompt or backend.current_prompt()

@@ -5,6 +5,8 @@ and the whole batch ``PREDICT_TIMEOUT``, so that an answer reaches Label Studio 
 Transient errors (timeouts, connection errors, HTTP 408/409/429/5xx) are retried briefly; the error a task ends
 with keeps its cause. One failing task yields a prediction with an ``error`` and no result; the others go on.
 The model's calls run outside any caller's LangChain context, so a tracing callback handler never records them.
+With ``FEW_SHOT=k``, each task's request first shows the k examples of the pool most like it (``examples``), as
+earlier turns of the conversation: the prompt rendered for the example's task, then the person's answer as JSON.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from ls_langchain.errors import (
     PromptTemplateError,
     TaskInputError,
 )
+from ls_langchain.predictor.examples import ExamplePool
 from ls_langchain.predictor.inputs import MediaLoader, template_fields
 from ls_langchain.predictor.layout import read_layout
 from ls_langchain.predictor.models import build_chat_model, scrub
@@ -122,6 +125,7 @@ class LLMInteractive:
 
     ``chat_model`` defaults to the one ``OPENAI_PROVIDER`` names; ``settings`` (upper- or lower-case names) override
     the environment. ``prompt`` is the prompt submitted last (see ``fit``); without one, ``DEFAULT_PROMPT`` is used.
+    ``examples`` is the published snapshot of the project's few-shot examples, used when ``FEW_SHOT`` is above 0.
     """
 
     def __init__(
@@ -130,6 +134,7 @@ class LLMInteractive:
         chat_model: BaseChatModel | None = None,
         *,
         prompt: str | None = None,
+        examples: ExamplePool | None = None,
         base_settings: Settings | None = None,
         **settings: Any,
     ) -> None:
@@ -143,6 +148,7 @@ class LLMInteractive:
             check_template(self.default_prompt, what="DEFAULT_PROMPT")
         self.chat_model = _without_own_handlers(chat_model or build_chat_model(self.settings))
         self.prompt = prompt
+        self.examples = examples
         self._loader = MediaLoader(self.settings)
         self._prices = parse_prices(self.settings.model_prices)
         layout = self.layout
@@ -182,14 +188,18 @@ class LLMInteractive:
         return self.prompt or self.default_prompt
 
     def model_version(self, prompt: str | None = None) -> str:
-        """A short hash of the prompt, the config, and the model and its settings: it changes when any does."""
+        """A short hash of the prompt, the config, the model and its settings, and (with ``FEW_SHOT``) the examples
+        snapshot: it changes when any does."""
         model = self.chat_model
-        identity = {
+        identity: dict[str, Any] = {
             "prompt": prompt if prompt is not None else self.current_prompt(),
             "settings": self.settings.fingerprint(),
             "label_config": self.label_config,
             "model": [type(model).__name__, getattr(model, "_identifying_params", {})],
         }
+        if self.settings.few_shot:  # without few-shot, versions stay what they were before few-shot existed
+            pool = self.examples.version if self.examples is not None else "pool-empty"
+            identity["few_shot"] = [self.settings.few_shot, pool]
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
         return f"llm-{digest[:12]}"
 
@@ -282,16 +292,13 @@ class LLMInteractive:
             )
         source_text = await self._loader.source_text(layout.source, data)
         image = await self._loader.image_block(layout.source, data)
-        labels = [label for tag in layout.controls if tag.tag in ("Choices", "Labels") for label in tag.labels]
-        fields = template_fields(layout.source, data, source_text, labels)
-        text = render(prompt, fields)
-        if self.settings.use_internal_prompt_template:
-            text = render(self.settings.prompt_template, {**fields, "prompt": text}, what="PROMPT_TEMPLATE")
+        text = self._user_text(prompt, data, source_text)
         if self.schema is not None and self._structured is None:
             text += "\n\n" + _JSON_INSTRUCTIONS + json.dumps(self.schema)
         message = HumanMessage(content=[{"type": "text", "text": text}, image] if image else text)
+        messages = [*self.few_shot_turns(task.get("id"), prompt, source_text), message]
         try:
-            answers, parsed, replies = await self._ask(message, deadline)
+            answers, parsed, replies = await self._ask(messages, deadline)
         except LSLangChainError:
             raise
         except TimeoutError as exc:
@@ -312,6 +319,36 @@ class LLMInteractive:
             usage=usage.as_meta(self._prices) if usage else None,
             unfilled=verdict.reasons,
         )
+
+    def _user_text(self, prompt: str, data: Mapping[str, Any], source_text: str) -> str:
+        """The prompt rendered for one task's data (inside ``PROMPT_TEMPLATE`` when the internal template is on)."""
+        layout = self.layout
+        labels = [label for tag in layout.controls if tag.tag in ("Choices", "Labels") for label in tag.labels]
+        fields = template_fields(layout.source, data, source_text, labels)
+        text = render(prompt, fields)
+        if self.settings.use_internal_prompt_template:
+            text = render(self.settings.prompt_template, {**fields, "prompt": text}, what="PROMPT_TEMPLATE")
+        return text
+
+    def few_shot_turns(self, task_id: Any, prompt: str, source_text: str) -> list[BaseMessage]:
+        """The ``FEW_SHOT`` examples most like ``source_text`` (never task ``task_id`` itself) as conversation turns:
+        the prompt rendered for the example's task, then the person's answer, in the JSON the model answers in (its
+        text alone when the config has no control besides the response)."""
+        if not self.settings.few_shot or self.examples is None:
+            return []
+        turns: list[BaseMessage] = []
+        for example in self.examples.nearest(source_text, self.settings.few_shot, exclude_task=task_id):
+            try:
+                user = self._user_text(prompt, example.data, example.input)
+            except PromptTemplateError:  # the prompt names a field this example's task lacks
+                continue
+            if self.schema is None:
+                reply = str(example.answer.get(ANSWER_KEY) or "")
+            else:
+                wanted = self.schema["properties"]
+                reply = json.dumps({k: v for k, v in example.answer.items() if k in wanted}, ensure_ascii=False)
+            turns += [HumanMessage(content=user), AIMessage(content=reply)]
+        return turns
 
     def _verdict(self, parsed: Mapping[str, Any] | None, data: Mapping[str, Any], source_text: str) -> Verdict:
         """The controls the answer fills validly; with no JSON answer at all, each control says so."""
@@ -334,15 +371,15 @@ class LLMInteractive:
         return read_answer(self.layout.interface, controls, parsed, text_of)
 
     async def _ask(
-        self, message: HumanMessage, deadline: float
+        self, messages: list[BaseMessage], deadline: float
     ) -> tuple[list[str], Mapping[str, Any] | None, list[BaseMessage]]:
         """NUM_RESPONSES response texts, the first answer's JSON object (None without controls or JSON), and the
-        model's replies (for their usage)."""
+        model's replies (for their usage), to the conversation ``messages`` (few-shot turns, then the task)."""
         count = self.settings.num_responses
         structured = self._structured
         if structured is not None:
             outs = await asyncio.gather(
-                *(self._call(lambda: structured.ainvoke([message]), deadline) for _ in range(count))
+                *(self._call(lambda: structured.ainvoke(messages), deadline) for _ in range(count))
             )
             raws = [out if isinstance(out, BaseMessage) else out.get("raw") for out in outs]
             replies = [raw for raw in raws if isinstance(raw, BaseMessage)]
@@ -355,7 +392,7 @@ class LLMInteractive:
             ]
             billed = replies
         else:
-            replies, billed = await self._replies(message, count, deadline)
+            replies, billed = await self._replies(messages, count, deadline)
             texts = [_text(reply) for reply in replies]
             objects = [json_in_text(text) if self.schema is not None else None for text in texts]
         # A model that answers in prose instead of JSON still has its text shown in the response TextAreas.
@@ -367,14 +404,14 @@ class LLMInteractive:
         return answers, objects[0] if objects else None, billed
 
     async def _replies(
-        self, message: HumanMessage, count: int, deadline: float
+        self, messages: list[BaseMessage], count: int, deadline: float
     ) -> tuple[list[BaseMessage], list[BaseMessage]]:
         """``count`` replies (one request with ``n`` where the model takes it, one call per answer for the rest),
         and one reply per request, whose usage is that request's."""
         model = self.chat_model
         replies: list[BaseMessage] = []
         if count > 1 and "n" in type(model).model_fields:
-            result = await self._call(lambda: model.agenerate([[message]], n=count), deadline)
+            result = await self._call(lambda: model.agenerate([messages], n=count), deadline)
             replies = [
                 getattr(generation, "message", None) or AIMessage(generation.text)
                 for generation in result.generations[0]
@@ -382,7 +419,7 @@ class LLMInteractive:
         billed = replies[:1]  # each choice of an ``n`` request carries the usage of the whole request
         # Models without ``n``, and servers that ignore it (some OpenAI-compatible ones), get one call per answer.
         missing = count - len(replies)
-        extra = await asyncio.gather(*(self._call(lambda: model.ainvoke([message]), deadline) for _ in range(missing)))
+        extra = await asyncio.gather(*(self._call(lambda: model.ainvoke(messages), deadline) for _ in range(missing)))
         return replies + list(extra), billed + list(extra)
 
     async def _call(self, make: Callable[[], Awaitable[T]], deadline: float) -> T:

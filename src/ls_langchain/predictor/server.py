@@ -2,9 +2,9 @@
 
 ``/setup`` validates everything it can (settings, extra params, labeling config, chat model) and answers 400 with
 one line when something is wrong; ``/predict`` answers one item per task; ``/webhook`` keeps the prompt of each
-submitted annotation. Every error body is JSON (``{"error": "..."}``), never a traceback. With
-``BASIC_AUTH_USER`` and ``BASIC_AUTH_PASS`` set, every route asks for them; a request body over
-``MAX_REQUEST_BYTES`` is refused with 413.
+submitted annotation and the few-shot example it makes (and forgets the examples of deleted annotations). Every
+error body is JSON (``{"error": "..."}``), never a traceback. With ``BASIC_AUTH_USER`` and ``BASIC_AUTH_PASS``
+set, every route asks for them; a request body over ``MAX_REQUEST_BYTES`` is refused with 413.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ls_langchain.errors import ConfigurationError, LSLangChainError
+from ls_langchain.predictor.examples import after_change, published_pool, read_example
+from ls_langchain.predictor.inputs import MediaLoader
 from ls_langchain.predictor.interactive import TRAINING_EVENTS, LLMInteractive
 from ls_langchain.predictor.models import build_chat_model, scrub
 from ls_langchain.predictor.settings import Settings, parse_extra_params
@@ -36,6 +38,10 @@ from ls_langchain.predictor.state import open_state
 __all__ = ["create_app", "serve"]
 
 logger = logging.getLogger(__name__)
+#: Annotations imported in bulk: ``annotation`` and ``task`` are lists.
+_BULK_CREATED = "ANNOTATIONS_CREATED"
+#: Annotations deleted: ``annotations`` lists their ids.
+_DELETED = "ANNOTATIONS_DELETED"
 
 
 class SetupRequest(BaseModel):
@@ -168,11 +174,41 @@ def create_app(
     # Chat models hold connection pools: one per distinct settings, not one per request.
     model_for = lru_cache(maxsize=32)(chat_model_factory or build_chat_model)
 
-    def backend(label_config: str, record_prompt: str | None, extra_params: Mapping[str, Any]) -> LLMInteractive:
+    def backend(
+        project: str, label_config: str, record_prompt: str | None, extra_params: Mapping[str, Any]
+    ) -> LLMInteractive:
         project_settings = base.merged(extra_params)
         return LLMInteractive(
-            label_config, model_for(project_settings), prompt=record_prompt, base_settings=project_settings
+            label_config,
+            model_for(project_settings),
+            prompt=record_prompt,
+            examples=published_pool(state, project) if project_settings.few_shot else None,
+            base_settings=project_settings,
         )
+
+    async def learn(model: LLMInteractive, project: str, payload: Mapping[str, Any]) -> str | None:
+        """Keep the examples a webhook's annotations make (forget those skipped since); returns the version of a
+        snapshot this published, if it did."""
+        annotations = payload.get("annotation")
+        tasks = payload.get("task")
+        annotations = annotations if isinstance(annotations, list) else [annotations]
+        tasks = {str(t.get("id")): t for t in (tasks if isinstance(tasks, list) else [tasks]) if isinstance(t, dict)}
+        pending = 0
+        loader = MediaLoader(model.settings)
+        for annotation in annotations:
+            if not isinstance(annotation, Mapping):
+                continue
+            task: Mapping[str, Any] = tasks.get(str(annotation.get("task"))) or next(iter(tasks.values()), {})
+            try:
+                example = await read_example(model.layout, loader, task, annotation)
+            except LSLangChainError as exc:  # its text could not be read: the annotation is no example
+                logger.warning("annotation %s kept as no example: %s", annotation.get("id"), exc)
+                continue
+            if example is not None:
+                pending = state.save_example(project, example)
+            elif annotation.get("was_cancelled") and annotation.get("id") is not None:
+                pending = state.drop_examples(project, [int(annotation["id"])])  # skipped after all
+        return after_change(state, project, pending, model.settings)
 
     app = FastAPI(title="ls-langchain interactive LLM backend", docs_url=None, redoc_url=None, openapi_url=None)
 
@@ -213,7 +249,7 @@ def create_app(
         project = _project_key(body.project)
         extra_params = parse_extra_params(body.extra_params)
         record = state.get(project)
-        model = backend(body.label_config, record.prompt, extra_params)
+        model = backend(project, body.label_config, record.prompt, extra_params)
         version = model.model_version()
         state.save_setup(project, extra_params, body.label_config)
         state.add_version(project, version)
@@ -228,7 +264,7 @@ def create_app(
         if not label_config:
             return _error(400, "No label_config in the request, and /setup was never called for this project.")
         context = (body.params or {}).get("context")
-        model = backend(label_config, record.prompt, record.extra_params)
+        model = backend(project, label_config, record.prompt, record.extra_params)
         predictions = await model.apredict(body.tasks, context if isinstance(context, Mapping) else None)
         failed = [p for p in predictions if p.get("error")]
         counts["tasks"] += len(body.tasks)
@@ -245,20 +281,28 @@ def create_app(
     @app.post("/webhook")
     async def webhook(body: WebhookRequest) -> JSONResponse:
         counts["webhooks"] += 1
-        if body.action not in TRAINING_EVENTS:
+        if body.action not in (*TRAINING_EVENTS, _BULK_CREATED, _DELETED):
             return JSONResponse({"status": "ignored", "action": body.action}, status_code=200)
         project_info = body.project or {}
         project = _project_key(project_info.get("id"))
         label_config = project_info.get("label_config")
         if not project or not isinstance(label_config, str):
             return _error(422, "Malformed request: project.id and project.label_config are required for this event.")
+        payload = body.model_dump()
         record = state.get(project)
-        model = backend(label_config, record.prompt, record.extra_params)
-        prompt = model.fit(body.action, body.model_dump())
-        if prompt is None:
+        model = backend(project, label_config, record.prompt, record.extra_params)
+        if body.action == _DELETED:
+            ids = [int(a["id"]) for a in payload.get("annotations") or () if isinstance(a, dict) and "id" in a]
+            published = after_change(state, project, state.drop_examples(project, ids), model.settings)
+            prompt = None
+        else:
+            prompt = model.fit(body.action, payload)
+            if prompt is not None:
+                state.save_prompt(project, prompt)
+            published = await learn(model, project, payload)
+        if prompt is None and (published is None or not model.settings.few_shot):
             return JSONResponse({"status": "ok", "changed": False}, status_code=201)
-        state.save_prompt(project, prompt)
-        version = model.model_version()
+        version = backend(project, label_config, prompt or record.prompt, record.extra_params).model_version()
         state.add_version(project, version)
         return JSONResponse({"status": "ok", "changed": True, "model_version": version}, status_code=201)
 

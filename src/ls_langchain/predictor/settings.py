@@ -90,6 +90,11 @@ class Settings:
     state_url: str | None = field(default=None, repr=False)
     # Prices per million tokens for the cost in each prediction's meta, added to the built-in list (JSON).
     model_prices: str = ""
+    # Few-shot: the FEW_SHOT submitted examples most like each task, from the FEW_SHOT_POOL most recent ones; the
+    # snapshot predictions use (and model_version names) moves after FEW_SHOT_REFRESH changes, or with `learn`.
+    few_shot: int = 0
+    few_shot_pool: int = 1000
+    few_shot_refresh: int = 20
 
     def __post_init__(self) -> None:
         _check(self.num_responses >= 1, "NUM_RESPONSES must be at least 1", self.num_responses)
@@ -103,6 +108,13 @@ class Settings:
         _check(bool(self.prompt_prefix), "PROMPT_PREFIX must not be empty", self.prompt_prefix)
         _check(bool(self.openai_provider.strip()), "OPENAI_PROVIDER must not be empty", self.openai_provider)
         parse_prices(self.model_prices)
+        _check(0 <= self.few_shot <= 50, "FEW_SHOT must be between 0 and 50", self.few_shot)
+        _check(1 <= self.few_shot_pool <= 100_000, "FEW_SHOT_POOL must be between 1 and 100000", self.few_shot_pool)
+        _check(
+            1 <= self.few_shot_refresh <= 100_000,
+            "FEW_SHOT_REFRESH must be between 1 and 100000",
+            self.few_shot_refresh,
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -4,7 +4,8 @@ The controls filled are ``Choices``, ``Taxonomy`` (paths written with the tag's 
 ``Number`` and ``Labels`` on a ``Text``; the response TextAreas share the ``answer`` property. Schemas start from
 the SDK's ``to_json_schema()``. A value that does not validate makes no region: its reason is returned instead,
 so that nothing is ever guessed. Label spans are quoted by the model and located in the text here, so their
-offsets always match the text (model offsets are not trusted).
+offsets always match the text (model offsets are not trusted). ``answer_of`` goes the other way: a person's
+annotation as the answer the model would have given, for few-shot examples.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ __all__ = [
     "ANSWER_KEY",
     "FILLABLE_TAGS",
     "Verdict",
+    "answer_of",
     "answer_schema",
     "json_in_text",
     "read_answer",
@@ -255,3 +257,48 @@ def read_answer(
         if reason:
             reasons[tag.name] = reason
     return Verdict(regions=regions, reasons=reasons)
+
+
+def _control_answer(tag: Any, values: Sequence[Mapping[str, Any]]) -> Any:
+    """One control's value in the answer schema, from the ``value`` objects of its regions in an annotation."""
+    kind = tag.tag
+    if kind == "Choices":
+        chosen = [str(label) for value in values for label in value.get("choices") or ()]
+        if tag.attr.get("choice") == "multiple":
+            return chosen
+        return chosen[0] if chosen else None
+    if kind == "Taxonomy":
+        separator = tag.attr.get("pathSeparator", _DEFAULT_SEPARATOR)
+        paths = [separator.join(map(str, path)) for value in values for path in value.get("taxonomy") or ()]
+        return list(dict.fromkeys(paths))
+    if kind in ("Rating", "Number"):
+        found = [value[kind.lower()] for value in values if _is_number(value.get(kind.lower()))]
+        return found[0] if found else None
+    # Labels: each span quoted once, as the model is asked to write it (a quote marks every place it occurs).
+    spans = {
+        (str(label), str(value["text"])): None
+        for value in values
+        for label in value.get("labels") or ()
+        if value.get("text")
+    }
+    return [{"label": label, "text": text} for label, text in spans]
+
+
+def answer_of(controls: Sequence[Any], responses: Sequence[Any], result: Sequence[Any]) -> dict[str, Any] | None:
+    """An annotation's ``result`` written in the answer schema (the response TextArea's text and each control), or
+    None when it answers nothing: a result that only holds the prompt teaches the model nothing."""
+    values: dict[str, list[Mapping[str, Any]]] = {}
+    for item in result:
+        if isinstance(item, Mapping) and isinstance(item.get("value"), Mapping):
+            values.setdefault(str(item.get("from_name")), []).append(item["value"])
+    answer: dict[str, Any] = {}
+    if responses:
+        texts = [t for v in values.get(responses[0].name, ()) for t in _texts(v.get("text"))]
+        answer[ANSWER_KEY] = "\n".join(texts)
+    for tag in controls:
+        answer[tag.name] = _control_answer(tag, values.get(tag.name, ()))
+    return answer if any(value not in (None, "", []) for value in answer.values()) else None
+
+
+def _texts(text: Any) -> list[str]:
+    return [text] if isinstance(text, str) else [str(t) for t in text or ()]
