@@ -31,7 +31,7 @@ class LearnSummary:
     """What a ``learn`` run kept, and what it left out and why."""
 
     project_id: int
-    annotated: int = 0  # tasks with at least one annotation
+    annotated: int = 0  # tasks with at least one annotation, submitted or skipped
     examples: int = 0  # in the published pool
     skipped: int = 0  # tasks whose annotations were all skipped
     unusable: int = 0  # tasks whose annotation answers nothing but the prompt, or whose input is an image
@@ -89,7 +89,9 @@ def learn_project(
     loader = MediaLoader(project_settings)
     summary = LearnSummary(project_id, few_shot=project_settings.few_shot)
     examples: list[Example] = []
-    query = json.dumps({"filters": {"conjunction": "and", "items": TASK_FILTERS["annotated"]}})
+    # Tasks with a submitted or a skipped annotation (Label Studio counts skipped ones apart).
+    skipped = {**TASK_FILTERS["annotated"][0], "filter": "filter:tasks:cancelled_annotations"}
+    query = json.dumps({"filters": {"conjunction": "or", "items": [*TASK_FILTERS["annotated"], skipped]}})
     for task in studio.iter_tasks(project_id, query=query):
         summary.annotated += 1
         annotation, only_skipped = _latest(task.get("annotations"))
