@@ -38,7 +38,7 @@ def running_backend(env: dict[str, str], log_path: Path, *, secrets: Sequence[st
     with log_path.open("w") as log:
         process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 180  # on a loaded machine, importing the server alone took 60 s
         while True:
             try:
                 httpx.get(f"{url}/health", timeout=1)
