@@ -63,6 +63,8 @@ def main() -> int:
         for title, url, count in rows:
             print(f"  {count - before.get(title, 0):4d} new tasks ({count:4d} in all)  {title:<24} {url}")
         export_all(Studio(studio.url, studio.personal_token()), data_dir / "exports")
+        print("\n== examples/feedback_loop.py: prefill, correct, learn, prefill again, evaluate")
+        importlib.import_module("feedback_loop").run(Studio(studio.url, studio.personal_token()), data_dir / "exports")
         if args.once:
             return 0
         print("\nThe server stays up until Ctrl-C.")
