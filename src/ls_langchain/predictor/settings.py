@@ -50,6 +50,18 @@ _EXAMPLE_ALIASES = {
     "deployment_name": "azure_deployment_name",
     "base_url": "ollama_endpoint",
 }
+# The range of each number: one project may not hold a worker for hours or make a million calls for one task.
+# Timeouts must be above their lowest (0); the rest may equal it. The README's settings table states these.
+_BOUNDS: dict[str, tuple[int, int]] = {
+    "temperature": (0, 2),
+    "num_responses": (1, 10),
+    "max_concurrency": (1, 64),
+    "llm_timeout": (0, 600),
+    "predict_timeout": (0, 3600),
+    "llm_max_attempts": (1, 10),
+    "max_image_bytes": (1, 100_000_000),
+    "max_request_bytes": (1, 1_000_000_000),
+}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -97,14 +109,10 @@ class Settings:
     few_shot_refresh: int = 20
 
     def __post_init__(self) -> None:
-        _check(self.num_responses >= 1, "NUM_RESPONSES must be at least 1", self.num_responses)
-        _check(0.0 <= self.temperature <= 2.0, "TEMPERATURE must be between 0 and 2", self.temperature)
-        _check(self.max_concurrency >= 1, "MAX_CONCURRENCY must be at least 1", self.max_concurrency)
-        _check(self.llm_timeout > 0, "LLM_TIMEOUT must be a positive number of seconds", self.llm_timeout)
-        _check(self.predict_timeout > 0, "PREDICT_TIMEOUT must be a positive number of seconds", self.predict_timeout)
-        _check(self.llm_max_attempts >= 1, "LLM_MAX_ATTEMPTS must be at least 1", self.llm_max_attempts)
-        _check(self.max_image_bytes >= 1, "MAX_IMAGE_BYTES must be at least 1", self.max_image_bytes)
-        _check(self.max_request_bytes >= 1, "MAX_REQUEST_BYTES must be at least 1", self.max_request_bytes)
+        for name, (low, high) in _BOUNDS.items():
+            value = getattr(self, name)
+            above = value > low if name.endswith("_timeout") else value >= low
+            _check(above and value <= high, f"{name.upper()} must be {_describe_bounds(name)}", value)
         _check(bool(self.prompt_prefix), "PROMPT_PREFIX must not be empty", self.prompt_prefix)
         _check(bool(self.openai_provider.strip()), "OPENAI_PROVIDER must not be empty", self.openai_provider)
         parse_prices(self.model_prices)
@@ -191,6 +199,13 @@ def _prompt_or_file(value: str) -> str:
         raise ConfigurationError(f"DEFAULT_PROMPT names the file {value}, which cannot be read: {exc}") from exc
     logger.warning("DEFAULT_PROMPT: read from the file %s (%d characters)", Path(value).resolve(), len(text))
     return text
+
+
+def _describe_bounds(name: str) -> str:
+    low, high = _BOUNDS[name]
+    if name.endswith("_timeout"):
+        return f"more than {low} and at most {high} seconds"
+    return f"between {low} and {high}"
 
 
 def _check(ok: bool, message: str, value: object) -> None:

@@ -227,6 +227,36 @@ def test_each_address_is_judged_with_the_ipv4_address_it_carries(address: str, a
     assert refused(allow_private=True, allow_link_local=True) is False
 
 
+# extra params within bounds
+
+
+@pytest.mark.parametrize(
+    ("extra_params", "message"),
+    [
+        ({"NUM_RESPONSES": 1_000_000}, "NUM_RESPONSES must be between 1 and 10"),
+        ({"MAX_CONCURRENCY": 1e9}, "MAX_CONCURRENCY must be between 1 and 64"),
+        ({"LLM_TIMEOUT": "inf"}, "LLM_TIMEOUT must be more than 0 and at most 600 seconds"),
+        ('{"LLM_TIMEOUT": Infinity}', "LLM_TIMEOUT must be more than 0 and at most 600 seconds"),
+        ({"PREDICT_TIMEOUT": "nan"}, "PREDICT_TIMEOUT must be more than 0 and at most 3600 seconds"),
+        ({"LLM_MAX_ATTEMPTS": 1000}, "LLM_MAX_ATTEMPTS must be between 1 and 10"),
+        ({"MAX_IMAGE_BYTES": 10**12}, "MAX_IMAGE_BYTES must be between 1 and 100000000"),
+    ],
+)
+def test_setup_refuses_extra_params_out_of_bounds_in_one_line(
+    client: TestClient, fake_openai: FakeOpenAI, extra_params: Any, message: str
+) -> None:
+    answer = _setup(client, extra_params)
+    assert answer.status_code == 400, answer.text
+    assert message in answer.json()["error"]
+    assert "\n" not in answer.json()["error"]
+    assert fake_openai.requests == []
+
+
+def test_setup_takes_extra_params_at_their_bounds(client: TestClient) -> None:
+    bounds = {"NUM_RESPONSES": 10, "MAX_CONCURRENCY": 64, "LLM_TIMEOUT": 600, "PREDICT_TIMEOUT": 3600}
+    assert _setup(client, {**bounds, "LLM_MAX_ATTEMPTS": 10, "TEMPERATURE": 0}).status_code == 200
+
+
 # basic auth and request bodies
 
 
