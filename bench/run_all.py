@@ -15,8 +15,11 @@ SCRIPTS = [
     "delivery_throughput.py",
     "outbox_memory.py",
     "export_memory.py",
+    "export_speed.py",
+    "import_cost.py",
     "predictor_concurrency.py",
     "predictor_bulk.py",
+    "predictor_profile.py",
 ]
 
 
