@@ -13,12 +13,14 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import ijson  # type: ignore[import-untyped]  # ijson ships no type hints
-from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
+
+if TYPE_CHECKING:
+    from label_studio_sdk import LabelStudio
 
 from ls_langchain.errors import (
     AuthenticationError,
@@ -155,6 +157,10 @@ class Studio:
         self._sdk = self._connect()
 
     def _connect(self) -> LabelStudio:
+        # Imported here: the SDK's client pulls in pandas and its whole generated API (~80 MiB, most of a second),
+        # which a process that only logs pays once it constructs a handler, never on import.
+        from label_studio_sdk import LabelStudio
+
         # Retries are the caller's decision: an import retried blindly by the SDK could make duplicate tasks.
         # The SDK checks a personal access token's expiry here already, hence the translation.
         with self._translated("reading the API key"):

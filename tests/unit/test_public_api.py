@@ -48,3 +48,18 @@ def test_version_is_the_installed_one() -> None:
     import ls_langchain
 
     assert ls_langchain.__version__ == version("ls-langchain")
+
+
+def test_importing_the_package_leaves_the_sdks_heavy_parts_unloaded() -> None:
+    """``import ls_langchain`` must not pay for the SDK's client (pandas) or its LabelInterface (jsf, faker): a
+    process pays for them when it first constructs a handler or reads a config."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, ls_langchain; "
+        "print(sorted(m for m in ('pandas', 'jsf', 'faker', 'label_studio_sdk.client', "
+        "'label_studio_sdk.label_interface') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"

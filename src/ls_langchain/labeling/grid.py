@@ -10,9 +10,10 @@ readably, and shows the facts people filter on.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from label_studio_sdk.label_interface import LabelInterface
+if TYPE_CHECKING:
+    pass
 
 from ls_langchain.labeling.defaults import DEFAULT_IMAGES_KEY, TOOL_CALLS_KEY
 from ls_langchain.labeling.task_layout import read_layout
@@ -32,6 +33,8 @@ def _unreadable_data_keys(label_config: str) -> set[str]:
     """Data keys holding lists that Label Studio prints as raw JSON: dialogues, image lists, tool calls."""
     layout = read_layout(label_config)
     keys = {layout.images_key or DEFAULT_IMAGES_KEY, TOOL_CALLS_KEY}
+    from label_studio_sdk.label_interface import LabelInterface  # heavy: loaded when a config is first read
+
     for obj in LabelInterface(label_config).objects:
         attrs = getattr(obj, "attr", None) or {}
         value = str(attrs.get("valueList") or (obj.value if obj.tag == "Paragraphs" else "") or "")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from label_studio_sdk.label_interface import LabelInterface
+if TYPE_CHECKING:
+    from label_studio_sdk.label_interface import LabelInterface
 
 from ls_langchain.errors import LabelingConfigError
 
@@ -42,6 +43,9 @@ class TaskLayout:
 
 
 def _parse(config: str) -> LabelInterface:
+    # Imported when a config is first read: the SDK's LabelInterface brings jsf, faker and pandas (~60 MiB).
+    from label_studio_sdk.label_interface import LabelInterface
+
     try:
         return LabelInterface(config)
     except Exception as exc:  # the SDK raises lxml and its own legacy exception types
