@@ -76,6 +76,7 @@ _HOOK_WAIT = 0.005
 _HOOK_RETRY = 0.05
 #: How many records wait in memory while the file is locked; past that a run is dropped and counted.
 _BUFFER_LIMIT = 10_000
+_INSERT = "INSERT INTO records (target, record_id, body, created, route) VALUES (?, ?, ?, ?, ?)"
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -240,18 +241,28 @@ class Outbox:
         """Write what waits in memory, in order, in one transaction; False if the file is locked (kept for later)."""
         rows = list(self._buffer)
         db = self._hook_db
+        if len(rows) == 1 and not self._lost:  # the usual case: one statement, its own transaction
+            try:
+                try:
+                    db.execute(_INSERT, rows[0])
+                except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot hold: stored as U+FFFD instead
+                    db.execute(_INSERT, _storable_row(rows[0]))
+            except sqlite3.OperationalError:
+                return False
+            self._size += 1
+            self._buffer.clear()
+            return True
         try:
             db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError:
             return False
-        insert = "INSERT INTO records (target, record_id, body, created, route) VALUES (?, ?, ?, ?, ?)"
         try:
             db.execute("SAVEPOINT hook")
             try:
-                db.executemany(insert, rows)
-            except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot hold: stored as U+FFFD instead
+                db.executemany(_INSERT, rows)
+            except UnicodeEncodeError:
                 db.execute("ROLLBACK TO hook")
-                db.executemany(insert, [(t, _storable(r), _storable(b), c, ro) for t, r, b, c, ro in rows])
+                db.executemany(_INSERT, [_storable_row(row) for row in rows])
             for (target, reason), count in self._lost.items():
                 self._count_drops(db, target, reason, count)
             db.execute("COMMIT")
@@ -515,6 +526,7 @@ def _within(rows: list[tuple[int, str, str, str]], max_bytes: int) -> list[tuple
     return rows
 
 
-def _storable(text: str) -> str:
-    """Text UTF-8 can hold: lone surrogates (which Python strings allow) become U+FFFD."""
-    return _LONE_SURROGATE.sub("\ufffd", text)
+def _storable_row(row: tuple[str, str, str, float, str]) -> tuple[str, str, str, float, str]:
+    """A record's row with text UTF-8 can hold: lone surrogates (which Python strings allow) become U+FFFD."""
+    target, record_id, body, created, route = row
+    return target, _LONE_SURROGATE.sub("\ufffd", record_id), _LONE_SURROGATE.sub("\ufffd", body), created, route
