@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -93,14 +94,47 @@ def _check(layout: Layout, format: Format, *, completions: bool) -> None:
         check_preference(layout)
 
 
+# What --out may not be, by file type: replacing one would break what it is (a device, a link, a pipe).
+_NOT_A_FILE = {
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _check_out(out: Path, format: Format) -> None:
+    """Refuse, in one line, an ``out`` that exists and is not a regular file: only a new or a regular file is
+    written (a symlink is not followed, a device or pipe is never replaced by a file)."""
+    try:
+        mode = out.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ConfigurationError(f"Cannot write {out}: {exc.strerror}. Choose another --out.") from exc
+    if stat.S_ISDIR(mode):
+        example = out / ("report.md" if format == "eval" else "export.jsonl")
+        raise ConfigurationError(f"{out} is a folder: give the file to write, e.g. {example}.")
+    if not stat.S_ISREG(mode):
+        kind = _NOT_A_FILE.get(stat.S_IFMT(mode), "not a regular file")
+        raise ConfigurationError(
+            f"{out} is {kind}: the export writes only a new or a regular file; choose another --out."
+        )
+
+
 @contextlib.contextmanager
-def _replacing(out: Path) -> Iterator[IO[str]]:
-    """A file written next to ``out`` and moved over it only once complete."""
+def _replacing(out: Path, format: Format) -> Iterator[IO[str]]:
+    """A file written next to ``out`` and moved over it only once complete, and only while ``out`` is still a
+    regular file or absent. The partial file is made anew (never opened through a link someone left there)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
+    partial.unlink(missing_ok=True)  # a stale one, or a link in its place: removed itself, never followed
     try:
-        with partial.open("w", encoding="utf-8") as stream:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        with open(descriptor, "w", encoding="utf-8") as stream:
             yield stream
+        _check_out(out, format)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
@@ -140,9 +174,7 @@ def export_project(
     beside it). ``completions`` writes prompt/completion SFT lines instead of chats; ``progress(done, total)`` is
     called after each task read."""
     out = Path(out)
-    if out.is_dir():
-        example = out / ("report.md" if format == "eval" else "export.jsonl")
-        raise ConfigurationError(f"{out} is a folder: give the file to write, e.g. {example}.")
+    _check_out(out, format)
     if format == "eval":
         return _evaluate(studio, project_id, out, filters or Filters(), progress)
     try:
@@ -163,7 +195,7 @@ def export_project(
         )
     run = _Run(studio, project, layout, filters, total, progress)
     try:
-        with _replacing(out) as stream:
+        with _replacing(out, format) as stream:
             return run.write_lines(stream, out, format, completions=completions)
     except OSError as exc:
         raise ConfigurationError(f"Cannot write {exc.filename or out}: {exc.strerror}. Choose another --out.") from exc

@@ -3,6 +3,8 @@ mistake (never a traceback, never the API key)."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,46 @@ def test_a_bad_date_is_refused_by_the_parser(
 
     assert exit_.value.code == 2
     assert "'last tuesday' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["symlink", "device", "fifo", "/proc/self/fd/1"])
+def test_out_is_written_only_as_a_regular_file(
+    studio_env: LocalStudio, annotated: int, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """`--out` naming a symlink, a device or a named pipe is refused in one line and left as it was (it used to be
+    replaced by a regular file: as root on /dev/null, that breaks the host)."""
+    kept = tmp_path / "kept.txt"
+    kept.write_text("kept", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    if kind == "symlink":
+        out.symlink_to(kept)
+    elif kind == "device":
+        if os.geteuid() != 0:
+            pytest.skip("making a device node needs root")
+        os.mknod(out, stat.S_IFCHR | 0o666, os.makedev(1, 3))  # the test's own /dev/null
+    elif kind == "fifo":
+        os.mkfifo(out)
+    else:
+        out = Path(kind)
+    before = out.lstat().st_mode
+
+    code = main(["export", "--project", str(annotated), "--format", "sft", "--out", str(out)])
+
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"ls-langchain: {out} is a ") and error.count("\n") == 1, error
+    assert "choose another --out" in error
+    assert out.lstat().st_mode == before
+    assert kept.read_text(encoding="utf-8") == "kept"
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_out_replaces_a_regular_file_whole(studio_env: LocalStudio, annotated: int, tmp_path: Path) -> None:
+    out = tmp_path / "sft.jsonl"
+    out.write_text("old content\n" * 1000, encoding="utf-8")
+    (tmp_path / "sft.jsonl.partial").symlink_to(tmp_path / "elsewhere.txt")  # left by someone: never followed
+
+    assert main(["export", "--project", str(annotated), "--format", "sft", "--out", str(out)]) == 0
+
+    assert len(read_lines(out)) == 1
+    assert not (tmp_path / "elsewhere.txt").exists()
