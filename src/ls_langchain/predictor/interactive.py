@@ -38,6 +38,7 @@ from ls_langchain.errors import (
 from ls_langchain.predictor.examples import ExamplePool
 from ls_langchain.predictor.inputs import MediaLoader, template_fields
 from ls_langchain.predictor.layout import read_layout
+from ls_langchain.predictor.lenient import answer_text, labels_in_prose, reshape
 from ls_langchain.predictor.models import build_chat_model, scrub
 from ls_langchain.predictor.outputs import prediction, regions
 from ls_langchain.predictor.settings import Settings
@@ -298,7 +299,7 @@ class LLMInteractive:
         message = HumanMessage(content=[{"type": "text", "text": text}, image] if image else text)
         messages = [*self.few_shot_turns(task.get("id"), prompt, source_text), message]
         try:
-            answers, parsed, replies = await self._ask(messages, deadline)
+            answers, parsed, first_text, replies = await self._ask(messages, deadline)
         except LSLangChainError:
             raise
         except TimeoutError as exc:
@@ -311,7 +312,7 @@ class LLMInteractive:
             raise LLMCallError(
                 f"The chat model failed: {type(exc).__name__}{': ' + detail[0][:300] if detail else ''}"
             ) from exc
-        verdict = self._verdict(parsed, data, source_text)
+        verdict = self._verdict(parsed, first_text, data, source_text)
         usage = Usage.of(replies, self.settings.openai_model)
         return prediction(
             regions(layout.prompt, prompt, layout.responses, answers, verdict.regions),
@@ -350,15 +351,20 @@ class LLMInteractive:
             turns += [HumanMessage(content=user), AIMessage(content=reply)]
         return turns
 
-    def _verdict(self, parsed: Mapping[str, Any] | None, data: Mapping[str, Any], source_text: str) -> Verdict:
-        """The controls the answer fills validly; with no JSON answer at all, each control says so."""
+    def _verdict(
+        self, parsed: Mapping[str, Any] | None, reply: str, data: Mapping[str, Any], source_text: str
+    ) -> Verdict:
+        """The controls the answer fills validly. Without JSON, a reply that is exactly a label (or one label per
+        line) still selects it; every other control says why it is empty."""
         controls = self.layout.controls
         if not controls:
             return Verdict(regions=[], reasons={})
+        not_json = "the model's answer was not a JSON object"
+        from_prose = parsed is None
         if parsed is None:
-            return Verdict(
-                regions=[], reasons={tag.name: "the model's answer was not a JSON object" for tag in controls}
-            )
+            parsed = labels_in_prose(self.layout.interface, controls, reply)
+            if not parsed:
+                return Verdict(regions=[], reasons={tag.name: not_json for tag in controls})
         # Labels spans are located in the text of their object: plain text only (a URL is not the text).
         text_of = {
             tag.name: value
@@ -368,13 +374,18 @@ class LLMInteractive:
             and isinstance(value := data.get(tag.value_name), str)
         }
         text_of[self.layout.source.name] = source_text
-        return read_answer(self.layout.interface, controls, parsed, text_of)
+        verdict = read_answer(self.layout.interface, controls, reshape(controls, parsed), text_of)
+        if from_prose:  # the controls the prose did not name
+            unnamed = {tag.name: f"{not_json}, nor one of its labels" for tag in controls if tag.name not in parsed}
+            verdict.reasons.update(unnamed)
+        return verdict
 
     async def _ask(
         self, messages: list[BaseMessage], deadline: float
-    ) -> tuple[list[str], Mapping[str, Any] | None, list[BaseMessage]]:
-        """NUM_RESPONSES response texts, the first answer's JSON object (None without controls or JSON), and the
-        model's replies (for their usage), to the conversation ``messages`` (few-shot turns, then the task)."""
+    ) -> tuple[list[str], Mapping[str, Any] | None, str, list[BaseMessage]]:
+        """NUM_RESPONSES response texts, the first answer's JSON object (None without controls or JSON) and its
+        text, and the model's replies (for their usage), to the conversation ``messages`` (few-shot turns, then the
+        task)."""
         count = self.settings.num_responses
         structured = self._structured
         if structured is not None:
@@ -396,12 +407,10 @@ class LLMInteractive:
             texts = [_text(reply) for reply in replies]
             objects = [json_in_text(text) if self.schema is not None else None for text in texts]
         # A model that answers in prose instead of JSON still has its text shown in the response TextAreas.
-        answers = [
-            str(obj.get(ANSWER_KEY) or "") if obj is not None else text
-            for obj, text in zip(objects, texts, strict=True)
-        ]
+        names = [tag.name for tag in self.layout.responses]
+        answers = [answer_text(obj, text, names) for obj, text in zip(objects, texts, strict=True)]
         answers = [answer for answer in answers if answer] if self.layout.responses else []
-        return answers, objects[0] if objects else None, billed
+        return answers, objects[0] if objects else None, texts[0] if texts else "", billed
 
     async def _replies(
         self, messages: list[BaseMessage], count: int, deadline: float

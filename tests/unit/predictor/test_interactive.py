@@ -164,13 +164,55 @@ def test_without_structured_output_the_model_is_asked_for_json_and_its_answer_va
     assert by_name(prediction)["response"] == {"text": ["It is."]}
 
 
-def test_without_structured_output_a_prose_answer_fills_no_control_and_says_why() -> None:
-    """Test double: FakeListChatModel answers in prose that names a label: still no guess."""
-    backend = LLMInteractive(TEXT_CLASSIFICATION, FakeListChatModel(responses=["Sarcastic."]), base_settings=QUIET)
+@pytest.mark.parametrize(
+    ("reply", "chosen"),
+    [("Sarcastic.", ["Sarcastic"]), ("  not sarcastic  ", ["Not Sarcastic"]), ("Sarcastic\nNot Sarcastic", None)],
+)
+def test_without_structured_output_a_reply_that_is_a_label_selects_it(reply: str, chosen: list[str] | None) -> None:
+    """Test double: FakeListChatModel answers with the label alone, as local models without JSON output do (the
+    llm_interactive example fills it too). One label per line fills a multiple choice."""
+    backend = LLMInteractive(TEXT_CLASSIFICATION, FakeListChatModel(responses=[reply]), base_settings=QUIET)
+    [prediction] = backend.predict([{"data": {"text": "t"}}], context("Classify"))
+    assert by_name(prediction)["response"] == {"text": [reply]}
+    assert by_name(prediction)["sentiment"] == {"choices": chosen or ["Sarcastic", "Not Sarcastic"]}
+    assert "unfilled" not in prediction.get("meta", {})
+
+
+def test_a_prose_answer_that_is_not_a_label_still_guesses_nothing() -> None:
+    """Test double: FakeListChatModel answers in prose that mentions a label: no guess, and the reason says so."""
+    backend = LLMInteractive(
+        TEXT_CLASSIFICATION, FakeListChatModel(responses=["I think it is Sarcastic."]), base_settings=QUIET
+    )
     [prediction] = backend.predict([{"data": {"text": "t"}}], context("Classify"))
     assert "sentiment" not in by_name(prediction)
-    assert by_name(prediction)["response"] == {"text": ["Sarcastic."]}
     assert prediction["meta"]["unfilled"] == {"sentiment": "the model's answer was not a JSON object"}
+
+
+def test_json_in_neighbouring_shapes_is_read_as_meant(fake_openai: FakeOpenAI) -> None:
+    """A taxonomy path as a list of steps, a rating as a string and the answer wrapped as {"text": ...} fill their
+    controls; an unknown path is still refused."""
+    fake_openai.responder = lambda request: Reply.of_json(
+        {
+            "answer": {"text": ["Plausible."]},
+            "evals": [["Correctness", "Correct"], ["Relevance", "Nowhere"]],
+            "rating": "4",
+        }
+    )
+    backend = LLMInteractive(PROMPT_ENGINEERING, openai_model(fake_openai), base_settings=QUIET)
+    [prediction] = backend.predict([{"data": {"text": "Water boils at 100 C."}}], context("Judge"))
+    values = by_name(prediction)
+    assert values["response"] == {"text": ["Plausible."]}
+    assert values["rating"] == {"rating": 4}
+    assert "evals" not in values
+    assert "'Relevance: Nowhere' not among its category paths" in prediction["meta"]["unfilled"]["evals"]
+
+    fake_openai.responder = lambda request: Reply.of_json(
+        {"response": "Sound.", "evals": [["Correctness", "Correct"]], "rating": 5}
+    )
+    [prediction] = backend.predict([{"data": {"text": "Water boils at 100 C."}}], context("Judge"))
+    values = by_name(prediction)
+    assert values["response"] == {"text": ["Sound."]}
+    assert values["evals"] == {"taxonomy": [["Correctness", "Correct"]]}
 
 
 def test_one_failing_task_does_not_fail_the_batch(fake_openai: FakeOpenAI) -> None:
