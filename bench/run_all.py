@@ -17,6 +17,7 @@ SCRIPTS = [
     "export_memory.py",
     "export_speed.py",
     "import_cost.py",
+    "evaluate_memory.py",
     "predictor_concurrency.py",
     "predictor_bulk.py",
     "predictor_profile.py",

@@ -22,7 +22,7 @@ FIGURE_WORDS = {
 }
 
 _RESAMPLES = 2000
-_CELLS = 4_000_000  # resampled values held at once (~32 MB): scipy resamples in batches of this size
+_CELLS = 1_000_000  # resampled values held at once (~8 MB): scipy resamples in batches of this size
 _LEVEL = 0.95
 
 

@@ -287,7 +287,11 @@ class _Run:
         self.human = {c.name: HumanAgreement(c) for c in controls}
 
     def _version(self) -> _Version:
-        return _Version({c.name: tally_for(c) for c in self.controls})
+        return _Version(
+            {c.name: tally_for(c) for c in self.controls},
+            truth_counts={c.name: Counter() for c in self.controls},
+            predicted_counts={c.name: Counter() for c in self.controls},
+        )
 
     def add(self, task: Mapping[str, Any]) -> None:
         self.read += 1
@@ -303,7 +307,9 @@ class _Run:
         if kept is None and reason != "skipped":
             self.left_out[reason] += 1
             return
-        versions = [self.versions.setdefault(v, self._version()) for v in predicted]
+        for new in predicted.keys() - self.versions.keys():
+            self.versions[new] = self._version()
+        versions = [self.versions[v] for v in predicted]
         annotations = [a for a in (kept or {}).get("annotations") or () if not a.get("was_cancelled")]
         for version, predictions in zip(versions, predicted.values(), strict=True):
             version.tasks += 1
@@ -330,10 +336,9 @@ class _Run:
                     continue
                 value = value_of(result, control)
                 version.tallies[control.name].add(task_id, truths[control.name], value)
-                truth_counts = version.truth_counts.setdefault(control.name, Counter())
-                truth_counts.update(_counted(truths[control.name], control))
+                version.truth_counts[control.name].update(_counted(truths[control.name], control))
                 if value is not None:
-                    version.predicted_counts.setdefault(control.name, Counter()).update(_counted(value, control))
+                    version.predicted_counts[control.name].update(_counted(value, control))
 
     def _agreement(self, annotations: Sequence[Mapping[str, Any]]) -> None:
         people = by_annotator(annotations)
@@ -351,8 +356,8 @@ class _Run:
                 figures = version.tallies[control.name].figures()
                 distribution = _distribution(
                     control,
-                    version.truth_counts.get(control.name, Counter()),
-                    version.predicted_counts.get(control.name, Counter()),
+                    version.truth_counts[control.name],
+                    version.predicted_counts[control.name],
                 )
                 if distribution is not None:
                     figures["distribution"] = distribution
