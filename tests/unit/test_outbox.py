@@ -185,3 +185,18 @@ def test_opening_without_create_never_makes_a_folder(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         Outbox(tmp_path / "missing", create=False)
     assert not (tmp_path / "missing").exists()
+
+
+def test_an_outbox_made_by_the_library_is_private(tmp_path: Path) -> None:
+    """Every local user could read every prompt and answer logged: the folder was 0755, the files 0644."""
+    old_umask = os.umask(0o022)  # the usual one, under which the files came out world-readable
+    try:
+        outbox = Outbox(tmp_path / "made" / "outbox")
+        outbox.append("t", "r1", "a prompt and its answer")
+    finally:
+        os.umask(old_umask)
+    folder = tmp_path / "made" / "outbox"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    files = sorted(folder.iterdir())
+    assert {path.name for path in files} >= {"outbox.sqlite3", "outbox.sqlite3-wal", "outbox.sqlite3-shm"}
+    assert {path.name: path.stat().st_mode & 0o777 for path in files} == {path.name: 0o600 for path in files}

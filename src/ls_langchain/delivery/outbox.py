@@ -150,7 +150,11 @@ class Outbox:
         if not create and not self.path.is_file():
             raise FileNotFoundError(self.path)
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            # Private when made here (prompts and answers are in it): the folder 0700, the file 0600, and SQLite
+            # gives its -wal and -shm files the database file's mode. Existing ones keep the mode they have.
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if create:
+                os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         except OSError as exc:
             raise _unusable(self.directory, exc) from exc
         self.max_records = max_records
