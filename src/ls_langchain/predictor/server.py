@@ -69,7 +69,7 @@ class WebhookRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     action: str
     project: dict[str, Any] | None = None
-    annotation: dict[str, Any] | None = None
+    annotation: dict[str, Any] | list[Any] | None = None  # a list for ANNOTATIONS_CREATED
 
 
 def _project_key(project: str | int | None) -> str:

@@ -285,3 +285,13 @@ def test_the_webhook_learns_examples_and_moves_the_version_every_refresh(
     answer = client.post("/webhook", json=event("ANNOTATION_CREATED", 4, 14, "Sarcastic")).json()
     assert answer["changed"] is True
     assert [e.task_id for e in SQLiteState(tmp_path).published_examples("7")] == [4, 3]
+
+
+def test_annotations_imported_in_bulk_become_examples_each_with_its_task(client: TestClient, tmp_path: Path) -> None:
+    """ANNOTATIONS_CREATED (an import with annotations) lists the annotations and their tasks."""
+    one, two = event("ANNOTATIONS_CREATED", 1, 11, "Sarcastic"), event("ANNOTATIONS_CREATED", 2, 12, "Not Sarcastic")
+    bulk = {**one, "annotation": [one["annotation"], two["annotation"]], "task": [two["task"], one["task"]]}
+    assert client.post("/webhook", json=bulk).json()["changed"] is True  # two changes: FEW_SHOT_REFRESH=2
+    examples = {e.task_id: e for e in SQLiteState(tmp_path).published_examples("7")}
+    assert examples[1].input == "text of task 1" and examples[1].answer["sentiment"] == ["Sarcastic"]
+    assert examples[2].input == "text of task 2" and examples[2].answer["sentiment"] == ["Not Sarcastic"]
