@@ -32,7 +32,7 @@ from ls_langchain.errors import (
     StudioUnreachableError,
 )
 
-__all__ = ["DEFAULT_URL", "ImportResult", "Project", "Studio", "resolve_api_key", "resolve_url"]
+__all__ = ["DEFAULT_URL", "ImportResult", "Project", "Studio", "resolve_api_key", "resolve_url", "without_credentials"]
 
 DEFAULT_URL = "http://localhost:8080"
 
@@ -58,9 +58,22 @@ def resolve_api_key(api_key: str | None, *, argument: str = "api_key=...") -> st
     return key.strip()
 
 
+def without_credentials(url: str) -> str:
+    """``url`` without a ``user:password@`` part, for showing or storing it; never raises, even on a malformed URL."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+    return f"{scheme}://{rest[:end].rpartition('@')[2]}{rest[end:]}"
+
+
 def resolve_url(url: str | None, *, argument: str = "url=") -> str:
-    """The URL given, else ``LABEL_STUDIO_URL``, else ``http://localhost:8080``; refused unless http(s) with a host."""
-    value = (url or os.environ.get("LABEL_STUDIO_URL") or DEFAULT_URL).strip()
+    """The URL given, else ``LABEL_STUDIO_URL``, else ``http://localhost:8080``; refused unless http(s) with a host.
+
+    A ``user:password@`` in it is dropped first: Label Studio is reached with the API key (credentials in the URL
+    would replace the key's header), and the URL is shown in messages and stored in the outbox.
+    """
+    value = without_credentials((url or os.environ.get("LABEL_STUDIO_URL") or DEFAULT_URL).strip())
     try:
         parsed = httpx.URL(value)
     except Exception as exc:  # httpx raises InvalidURL and, for some inputs, TypeError
@@ -150,7 +163,7 @@ class Studio:
     """A connection to one Label Studio server, as one user."""
 
     def __init__(self, url: str, api_key: str, *, timeout: float | None = None) -> None:
-        self.url = url.rstrip("/")
+        self.url = without_credentials(url).rstrip("/")  # shown in every message; the key authenticates
         self._api_key = api_key
         self._timeout = timeout if timeout is not None else _timeout_setting()
         self._pid = os.getpid()

@@ -120,3 +120,29 @@ def test_an_outbox_dir_that_is_a_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError) as caught:
         LabelStudioCallbackHandler(api_key="k", url="http://127.0.0.1:9", outbox_dir=path)
     assert f"The outbox folder {path} cannot be used" in _one_line(caught)
+
+
+def test_credentials_in_the_url_are_never_shown_nor_stored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``user:password@`` in LABEL_STUDIO_URL stays out of the outbox's stored target, the delivery errors in the
+    log, and the CLI's messages. Label Studio is down (nothing listens on port 9); the model is FakeListChatModel,
+    a test double."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from ls_langchain.cli import main
+
+    url = "http://ls-user:s3cret-pw@127.0.0.1:9"
+    handler = LabelStudioCallbackHandler(url=url, api_key="key-123", project_name="creds", outbox_dir=tmp_path / "o")
+    FakeListChatModel(responses=["an answer"]).invoke("a prompt", config={"callbacks": [handler]})
+    assert not handler.flush(timeout=3)
+    handler.close(timeout=1)
+    assert handler.url == "http://127.0.0.1:9"
+    for path in (tmp_path / "o").iterdir():
+        assert b"s3cret-pw" not in path.read_bytes(), path
+    assert main(["outbox", "status", "--outbox-dir", str(tmp_path / "o")]) == 0
+    export = ["export", "--project", "1", "--format", "sft", "--out", str(tmp_path / "x.jsonl")]
+    assert main([*export, "--url", url, "--api-key", "key-123"]) == 2
+    printed = capsys.readouterr()
+    assert "127.0.0.1:9" in printed.out + printed.err
+    assert "s3cret-pw" not in printed.out + printed.err + caplog.text

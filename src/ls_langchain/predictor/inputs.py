@@ -24,7 +24,7 @@ import httpx
 from ls_langchain.errors import LSLangChainError, TaskInputError
 from ls_langchain.predictor.netguard import GuardedTransport
 from ls_langchain.predictor.settings import Settings
-from ls_langchain.studio import Studio
+from ls_langchain.studio import Studio, resolve_url
 
 __all__ = ["IMAGE_PLACEHOLDER", "MediaLoader", "render_dialogue", "template_fields"]
 
@@ -78,7 +78,7 @@ class MediaLoader:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         url, key = settings.label_studio_url, settings.label_studio_api_key
-        self._studio_url = url.rstrip("/") if url else None
+        self._studio_url = resolve_url(url, argument="LABEL_STUDIO_URL") if url else None
         self._studio_key = key
 
     async def source_text(self, source: Any, data: Mapping[str, Any]) -> str:

@@ -312,3 +312,16 @@ def test_the_default_body_limit_refuses_a_50_mb_body(client: TestClient) -> None
     answer = client.post("/webhook", content=b"x" * 50_000_000, headers={"content-type": "application/json"})
     assert answer.status_code == 413
     assert "MAX_REQUEST_BYTES" in answer.json()["error"]
+
+
+def test_credentials_in_label_studio_url_stay_out_of_the_backends_answers(
+    tmp_path: Path, fake_openai: FakeOpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    """LABEL_STUDIO_URL with ``user:password@`` (nothing listens on port 9): the error names the server only."""
+    settings = Settings(
+        model_dir=str(tmp_path), label_studio_url="http://ls-user:s3cret-pw@127.0.0.1:9", label_studio_api_key="k"
+    )
+    answer = _interactive(_app(settings, fake_openai), {"image": "/data/upload/1/x.png"}, IMAGE_SUMMARIZATION)
+    assert answer.status_code in (422, 502), answer.text
+    assert "127.0.0.1:9" in answer.json()["error"]
+    assert "s3cret-pw" not in answer.text + caplog.text
