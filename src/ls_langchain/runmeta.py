@@ -19,7 +19,16 @@ from pydantic import SecretBytes, SecretStr
 
 from ls_langchain.jsonsafe import MAX_DEPTH, json_safe, text_of
 
-__all__ = ["drop_secrets", "finish_reasons", "pick_model_name", "run_meta", "token_usage"]
+__all__ = [
+    "drop_secrets",
+    "error_facts",
+    "finish_reasons",
+    "milliseconds",
+    "names_secret",
+    "pick_model_name",
+    "run_meta",
+    "token_usage",
+]
 
 _SECRET_KEY = re.compile(
     r"api[_-]?key|secret|passw(?:or)?d|authori[sz]ation|credential|private[_-]?key|cookie|token$", re.IGNORECASE
@@ -34,13 +43,13 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 @functools.lru_cache(maxsize=4096)
-def _names_secret(key: str) -> bool:
-    """Whether a key names a secret; cached, since the same few keys come back on every call."""
+def names_secret(key: str) -> bool:
+    """Whether a key (or a URL's query parameter) names a secret; cached, since the same few keys come back."""
     return _SECRET_KEY.search(key) is not None
 
 
 def _keeps(key: Any, item: Any) -> bool:
-    return not (type(key) is str and _names_secret(key)) and not isinstance(item, _SECRET_TYPES)
+    return not (type(key) is str and names_secret(key)) and not isinstance(item, _SECRET_TYPES)
 
 
 def drop_secrets(value: Any, depth: int = 0) -> Any:
@@ -119,7 +128,13 @@ def _max_tokens(metadata: Mapping[str, Any], params: Mapping[str, Any]) -> Any:
     return next((params[key] for key in _MAX_TOKENS_KEYS if params.get(key) is not None), None)
 
 
-def _milliseconds(seconds: float) -> float:
+def error_facts(error: BaseException) -> dict[str, str]:
+    """What failed, for ``meta``: the exception's type and its message (cut short)."""
+    return {"type": type(error).__name__, "message": text_of(error)[:_ERROR_MESSAGE_LIMIT]}
+
+
+def milliseconds(seconds: float) -> float:
+    """A duration in milliseconds, to a tenth."""
     return round(seconds * 1000, 1)
 
 
@@ -148,7 +163,7 @@ def run_meta(
         "parent_run_id": str(parent_run_id) if parent_run_id else None,
         "root_run_id": str(root_run_id or run_id),
         "started_at": datetime.fromtimestamp(started, tz=timezone.utc).isoformat(timespec="milliseconds"),
-        "latency_ms": _milliseconds(ended - started),
+        "latency_ms": milliseconds(ended - started),
         "streamed": first_token is not None,
         "provider": metadata.get("ls_provider") or (llm_output or {}).get("model_provider"),
         "model_type": metadata.get("ls_model_type"),
@@ -161,8 +176,8 @@ def run_meta(
         "metadata": drop_secrets(user_metadata),
     }
     if first_token is not None:
-        meta["time_to_first_token_ms"] = _milliseconds(first_token - started)
+        meta["time_to_first_token_ms"] = milliseconds(first_token - started)
     if error is not None:
-        meta["error"] = {"type": type(error).__name__, "message": text_of(error)[:_ERROR_MESSAGE_LIMIT]}
+        meta["error"] = error_facts(error)
     # Made JSON-safe when the record is written (RunRecord.to_json): one walk over the values instead of two.
     return {key: value for key, value in meta.items() if value is not None}
