@@ -49,7 +49,7 @@ def _task(i: int) -> dict[str, object]:
 
     rating = {"from_name": "rating", "to_name": "prompt", "type": "rating", "value": {"rating": 1 + i % 5}}
     return {
-        "data": {"prompt": f"Question {i}: what is {i} squared? Explain the steps."},
+        "data": {"prompt": f"Question {i}: what is {i} squared? Explain the steps.", "context": []},
         "predictions": [{"model_version": f"model-{i % 2}", "result": answer(f"{i} squared is {i * i + i % 3}.")}],
         "annotations": [{"result": [*answer(f"{i} squared is {i * i}, since {i} x {i} = {i * i}."), rating]}],
     }

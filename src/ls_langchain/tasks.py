@@ -23,7 +23,8 @@ class RunRecord:
     """One task's worth of an LLM run, as captured by the handler: the input, the candidates, the facts.
 
     ``responses`` holds each candidate's text; ``response_tool_calls`` the tool calls of each, in the same order,
-    when any candidate made some. A failed run logged with ``log_errors`` has no responses.
+    when any candidate made some. A failed run logged with ``log_errors`` has no responses. ``context`` holds the
+    documents retrieved earlier in the same root run, as ``{"source", "text"}`` (``retrieval.context_of``).
     """
 
     id: str
@@ -33,6 +34,7 @@ class RunRecord:
     model_name: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     response_tool_calls: list[list[dict[str, Any]]] | None = None
+    context: list[dict[str, str]] | None = None
 
     def to_json(self) -> str:
         """The record in its stored form (a versioned envelope), whatever objects it holds; this runs in the hook,
@@ -111,6 +113,8 @@ def build_task(record: RunRecord, layout: TaskLayout) -> dict[str, Any]:
 
     Images of the conversation go, in order, under the config's image list (``[image N]`` in the text points at
     the N-th); the key is left out when there are none, since Label Studio's image viewer fails on an empty list.
+    The retrieved documents go under ``context`` when the config shows them, an empty list when there were none
+    (Label Studio refuses a task without a key its config references).
     """
     model_version = record.model_name or "unknown"
     predictions = [
@@ -133,5 +137,7 @@ def build_task(record: RunRecord, layout: TaskLayout) -> dict[str, Any]:
         data[layout.images_key or DEFAULT_IMAGES_KEY] = images
     if record.response_tool_calls:
         data[TOOL_CALLS_KEY] = record.response_tool_calls
+    if layout.context_key is not None:
+        data[layout.context_key] = record.context or []
     meta = {**record.meta, "model_name": record.model_name, "record_id": record.id}
     return {"data": data, "meta": meta, "predictions": predictions}

@@ -91,7 +91,7 @@ def test_guide_prompt_usage(make_handler: MakeHandler, ls: LabelStudio, fake_ope
     assert project.title == title
     assert '<Text name="prompt" value="$prompt"/>' in project.label_config
     [task] = tasks_of(ls, handler.project_id)
-    assert task["data"] == {"prompt": "Tell me a joke"}
+    assert task["data"] == {"prompt": "Tell me a joke", "context": []}
     assert response_texts(task) == [[answer]]
     [prediction] = task["predictions"]
     assert prediction["result"][0]["from_name"] == "response" and prediction["result"][0]["to_name"] == "prompt"
@@ -113,7 +113,8 @@ def test_guide_chat_usage(make_handler: MakeHandler, ls: LabelStudio, fake_opena
         "prompt": [
             {"role": "system", "content": "Always use a lot of emojis"},
             {"role": "user", "content": "Tell me a joke"},
-        ]
+        ],
+        "context": [],
     }
     assert response_texts(task) == [[answer.content]]
     assert task["predictions"][0]["result"][0]["to_name"] == "dialogue"
@@ -244,7 +245,7 @@ def test_chat_model_in_prompt_mode_logs_readable_text(make_handler: MakeHandler,
     FakeListChatModel(responses=["Sure"], callbacks=[handler]).invoke([SystemMessage("Be nice"), HumanMessage("Hi")])
     assert handler.flush(timeout=30)
     [task] = tasks_of(ls, handler.project_id)
-    assert task["data"] == {"prompt": "System: Be nice\n\nUser: Hi"}
+    assert task["data"] == {"prompt": "System: Be nice\n\nUser: Hi", "context": []}
     assert response_texts(task) == [["Sure"]]
 
 
@@ -255,7 +256,7 @@ def test_plain_llm_in_chat_mode_logs_a_one_message_dialogue(
     FakeListLLM(responses=["Sure"], callbacks=[handler]).invoke("Hi")
     assert handler.flush(timeout=30)
     [task] = tasks_of(ls, handler.project_id)
-    assert task["data"] == {"prompt": [{"role": "user", "content": "Hi"}]}
+    assert task["data"] == {"prompt": [{"role": "user", "content": "Hi"}], "context": []}
 
 
 def test_failed_calls_leave_no_state_and_no_task(make_handler: MakeHandler, ls: LabelStudio, title: str) -> None:

@@ -10,7 +10,9 @@ from ls_langchain.labeling import LabelStudioMode, TaskLayout, default_config, g
 
 def test_default_prompt_config_reads_as_text_input_with_response() -> None:
     layout = read_layout(default_config(LabelStudioMode.PROMPT))
-    assert layout == TaskLayout("prompt", "prompt", "text", "response", "text", "author", images_key="images")
+    assert layout == TaskLayout(
+        "prompt", "prompt", "text", "response", "text", "author", images_key="images", context_key="context"
+    )
 
 
 def test_default_chat_config_reads_as_dialogue_with_role_and_content_keys() -> None:

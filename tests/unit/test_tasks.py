@@ -56,7 +56,7 @@ def test_tool_only_answer_still_has_text() -> None:
 def test_prompt_record_in_prompt_project() -> None:
     record = RunRecord(id="r1", responses=["a", "b"], prompt="Tell me a joke", model_name="gpt-x", meta={"run_id": "r"})
     task = build_task(record, PROMPT_LAYOUT)
-    assert task["data"] == {"prompt": "Tell me a joke"}
+    assert task["data"] == {"prompt": "Tell me a joke", "context": []}
     assert [p["result"][0]["value"]["text"] for p in task["predictions"]] == [["a"], ["b"]]
     assert {p["model_version"] for p in task["predictions"]} == {"gpt-x"}
     assert task["predictions"][0]["result"][0]["from_name"] == "response"
@@ -67,12 +67,12 @@ def test_prompt_record_in_prompt_project() -> None:
 def test_chat_record_in_prompt_project_is_readable_text() -> None:
     messages = [{"role": "system", "content": "Be kind"}, {"role": "user", "content": "Hi"}]
     task = build_task(RunRecord(id="r", responses=["Hello"], messages=messages), PROMPT_LAYOUT)
-    assert task["data"] == {"prompt": "System: Be kind\n\nUser: Hi"}
+    assert task["data"] == {"prompt": "System: Be kind\n\nUser: Hi", "context": []}
 
 
 def test_prompt_record_in_chat_project_is_a_one_message_dialogue() -> None:
     task = build_task(RunRecord(id="r", responses=["Hello"], prompt="Hi"), CHAT_LAYOUT)
-    assert task["data"] == {"prompt": [{"role": "user", "content": "Hi"}]}
+    assert task["data"] == {"prompt": [{"role": "user", "content": "Hi"}], "context": []}
     assert task["predictions"][0]["result"][0]["to_name"] == "dialogue"
 
 

@@ -3,9 +3,10 @@ Data Manager grid a new project opens with."""
 
 from ls_langchain.labeling.defaults import DEFAULT_IMAGES_KEY, TOOL_CALLS_KEY, LabelStudioMode, default_config
 from ls_langchain.labeling.grid import grid_view
-from ls_langchain.labeling.task_layout import TaskLayout, read_layout
+from ls_langchain.labeling.task_layout import CONTEXT_KEY, TaskLayout, read_layout
 
 __all__ = [
+    "CONTEXT_KEY",
     "DEFAULT_IMAGES_KEY",
     "TOOL_CALLS_KEY",
     "LabelStudioMode",

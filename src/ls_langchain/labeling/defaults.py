@@ -1,9 +1,12 @@
-"""The labeling configs a new project gets, per mode: the input, an editable response, a rating.
+"""The labeling configs a new project gets, per mode: the input, the retrieved documents, an editable response,
+a rating.
 
 The response TextArea has ``rows``: Label Studio edits a TextArea without it (or with ``rows="1"``) in a one-line
 ``<input>``, which drops the line breaks of an answer as soon as someone edits it.
 
-The one home of the default configs; ``LabelStudioMode`` says which one a handler uses.
+The one home of the default configs; ``LabelStudioMode`` says which one a handler uses. The documents a retriever
+gave the model sit in a collapsed panel above the answer, as a table of source and text (``<Table>`` shows an empty
+list as "No data", where ``<Paragraphs>`` fails on it, and Label Studio needs the key in every task).
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ _PROMPT_CONFIG = """<View>
       <Text name="prompt" value="$prompt"/>
     </View>
     <Image name="images" valueList="$images" maxHeight="400px"/>
+    <Collapse>
+      <Panel value="Retrieved context">
+        <Table name="context" value="$context"/>
+      </Panel>
+    </Collapse>
     <TextArea name="response" toName="prompt" maxSubmissions="1" editable="true" required="true" rows="4"/>
   </View>
   <Header value="Rate the response:"/>
@@ -46,6 +54,11 @@ _CHAT_CONFIG = """<View>
     <Paragraphs name="dialogue" value="$prompt" layout="dialogue" textKey="content" nameKey="role"
                 granularity="sentence"/>
     <Image name="images" valueList="$images" maxHeight="400px"/>
+    <Collapse>
+      <Panel value="Retrieved context">
+        <Table name="context" value="$context"/>
+      </Panel>
+    </Collapse>
     <Header value="Final response:"/>
     <TextArea name="response" toName="dialogue" maxSubmissions="1" editable="true" required="true" rows="4"/>
   </View>

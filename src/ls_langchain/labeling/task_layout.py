@@ -15,7 +15,10 @@ if TYPE_CHECKING:
 
 from ls_langchain.errors import LabelingConfigError
 
-__all__ = ["TaskLayout", "read_layout"]
+__all__ = ["CONTEXT_KEY", "TaskLayout", "read_layout"]
+
+#: The data key of the documents retrieved before a model call; a config shows them if it references ``$context``.
+CONTEXT_KEY = "context"
 
 _INPUT_KINDS: dict[str, Literal["text", "dialogue"]] = {
     "Text": "text",
@@ -26,8 +29,9 @@ _INPUT_KINDS: dict[str, Literal["text", "dialogue"]] = {
 
 @dataclass(frozen=True)
 class TaskLayout:
-    """Where a logged run goes in a project: the data key of the input, the response TextArea, and the data key of
-    an ``<Image valueList="$...">`` that shows the conversation's images, if the config has one.
+    """Where a logged run goes in a project: the data key of the input, the response TextArea, the data key of
+    an ``<Image valueList="$...">`` that shows the conversation's images, if the config has one, and
+    ``context_key`` when the config shows the retrieved documents (it references ``$context``).
 
     ``response_multiline`` is False when Label Studio edits the response in a one-line ``<input>`` (no ``rows``, or
     ``rows="1"``): an edited answer then loses its line breaks."""
@@ -40,6 +44,7 @@ class TaskLayout:
     role_key: str = "role"
     images_key: str | None = None
     response_multiline: bool = True
+    context_key: str | None = None
 
 
 def _parse(config: str) -> LabelInterface:
@@ -96,6 +101,7 @@ def read_layout(config: str) -> TaskLayout:
         role_key=_attr(obj, "nameKey") or "author",
         images_key=_images_key(interface),
         response_multiline=_multiline(response),
+        context_key=CONTEXT_KEY if any(obj.value == f"${CONTEXT_KEY}" for obj in interface.objects) else None,
     )
 
 

@@ -65,7 +65,7 @@ def test_a_streamed_completion_is_one_task_too(
     assert "".join(llm.stream("Stream please")) == "plain words streamed"
     assert handler.flush(timeout=30)
     [task] = tasks_of(ls, handler.project_id)
-    assert task["data"] == {"prompt": "Stream please"}
+    assert task["data"] == {"prompt": "Stream please", "context": []}
     assert response_texts(task) == [["plain words streamed"]]
     assert task["meta"]["streamed"] is True and task["meta"]["time_to_first_token_ms"] > 0
 
@@ -222,4 +222,4 @@ def test_a_text_only_chat_has_no_images_key(
     chat(fake_openai, handler).invoke("Just text")
     assert handler.flush(timeout=30)
     [task] = tasks_of(ls, handler.project_id)
-    assert set(task["data"]) == {"prompt"}
+    assert set(task["data"]) == {"prompt", "context"}

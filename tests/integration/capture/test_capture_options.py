@@ -48,7 +48,7 @@ def test_log_errors_makes_a_failed_call_a_task_that_says_what_failed(
     assert handler.flush(timeout=30)
 
     [task] = tasks_of(ls, handler.project_id)
-    assert task["data"] == {"prompt": [{"role": "user", "content": "Will this work?"}]}
+    assert task["data"] == {"prompt": [{"role": "user", "content": "Will this work?"}], "context": []}
     assert task["predictions"] == []
     error = task["meta"]["error"]
     assert error["type"] == "OpenAIInvalidRequestError" and "injected failure: HTTP 400" in error["message"]
@@ -150,7 +150,7 @@ def test_a_failing_mask_masks_values_fully(
     assert handler.flush(timeout=30)
 
     [task] = tasks_of(ls, handler.project_id)
-    assert task["data"] == {"prompt": "[masked]"}
+    assert task["data"] == {"prompt": "[masked]", "context": []}
     assert response_texts(task) == [["[masked]"]]
     assert task["meta"]["model_name"] == "FakeListLLM"  # values the mask handled stay as it made them
     [record] = [r for r in caplog.records if "mask failed" in r.getMessage()]

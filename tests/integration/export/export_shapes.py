@@ -9,7 +9,8 @@ from typing import Any
 
 from ls_langchain.labeling import LabelStudioMode, default_config
 
-# The configs the callback handler creates by default.
+# The configs the callback handler creates by default; their tasks hold the retrieved documents under "context"
+# (an empty list when there were none: Label Studio refuses a task without a key its config references).
 PROMPT_CONFIG = default_config(LabelStudioMode.PROMPT)
 CHAT_CONFIG = default_config(LabelStudioMode.CHAT)
 
@@ -69,7 +70,7 @@ def taxonomy(*paths: Sequence[str], to: str = "context") -> dict[str, Any]:
 def prompt_task(prompt: str, *answers: str, model: str = "gpt-x", to: str = "prompt") -> dict[str, Any]:
     """A task as the handler logs it in prompt mode: one prediction per candidate answer."""
     return {
-        "data": {"prompt": prompt},
+        "data": {"prompt": prompt, "context": []},
         "meta": {"run_id": f"run-{prompt[:20]}", "model_name": model},
         "predictions": [{"model_version": model, "result": [answer(text, to)]} for text in answers],
     }

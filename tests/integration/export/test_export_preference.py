@@ -179,7 +179,7 @@ def test_chat_mode_pairs_carry_the_conversation(
         CHAT_CONFIG,
         [
             {
-                "data": {"prompt": conversation},
+                "data": {"prompt": conversation, "context": []},
                 "predictions": [{"model_version": "m", "result": [answer("9", to="dialogue")]}],
             }
         ],

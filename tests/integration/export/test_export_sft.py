@@ -77,7 +77,7 @@ def test_chat_mode_keeps_the_conversation_with_tool_calls(
         CHAT_CONFIG,
         [
             {
-                "data": {"prompt": conversation},
+                "data": {"prompt": conversation, "context": []},
                 "meta": {"model_name": "gpt-x"},
                 "predictions": [{"model_version": "gpt-x", "result": [answer("Cold.", to="dialogue")]}],
             }
@@ -93,7 +93,7 @@ def test_chat_mode_keeps_the_conversation_with_tool_calls(
 
 
 def test_chat_mode_refuses_prompt_completion_lines(studio_client: Studio, make_project, tmp_path: Path) -> None:
-    project, _ = make_project(CHAT_CONFIG, [{"data": {"prompt": [{"role": "user", "content": "hi"}]}}])
+    project, _ = make_project(CHAT_CONFIG, [{"data": {"prompt": [{"role": "user", "content": "hi"}], "context": []}}])
 
     with pytest.raises(LabelingConfigError, match="is a dialogue"):
         export_project(studio_client, project, "sft", tmp_path / "x.jsonl", completions=True)
