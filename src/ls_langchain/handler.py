@@ -2,8 +2,10 @@
 
 The hooks only record: the start hooks keep what the run was asked, ``on_llm_new_token`` notes the first token,
 ``on_llm_end`` (or ``on_llm_error`` with ``log_errors``) turns the run into ``RunRecord``s, masks them and appends
-them to the durable outbox; a background worker imports records in batches. Chain and tool hooks only remember
-parent links, so each model call of an agent knows the root run it belongs to. Nothing on the LLM call's path
+them to the durable outbox; a background worker imports records in batches. Chain, tool and retriever hooks remember
+parent links, so each model call of an agent or a retrieval chain knows the root run it belongs to (the other
+callbacks, agent actions and custom events, are events of runs already known and start none). Retriever hooks also
+keep the documents they returned, per root run, for the model calls after them. Nothing on the LLM call's path
 touches the network, and nothing the handler does can break the user's chain.
 """
 
@@ -22,6 +24,7 @@ from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.documents import Document
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
@@ -34,7 +37,8 @@ from ls_langchain.jsonsafe import text_of
 from ls_langchain.labeling import LabelStudioMode, TaskLayout, default_config, read_layout
 from ls_langchain.masking import MASKED, Mask, mask_record
 from ls_langchain.messages import conversation_to_dicts, generation_to_dict
-from ls_langchain.runmeta import pick_model_name, run_meta
+from ls_langchain.retrieval import Retrieval, context_of, query_text, read_documents, retrieval_meta
+from ls_langchain.runmeta import error_facts, pick_model_name, run_meta
 from ls_langchain.studio import Project, resolve_api_key, resolve_url
 from ls_langchain.tasks import RunRecord
 
@@ -47,6 +51,11 @@ DEFAULT_PROJECT_NAME = "LangChain-%Y-%m-%d"
 _MAX_OPEN_RUNS = 10_000
 # Label Studio refuses longer project titles (its Project.title field).
 _MAX_TITLE = 50
+# Root runs whose retrieved documents are kept for the model calls after them; a root the handler never sees end
+# (it was given only to the retriever and the model) is forgotten past this many.
+_MAX_RETRIEVING_ROOTS = 1_000
+# Retriever runs kept per root run, a bound for agents that retrieve in a loop.
+_MAX_RETRIEVALS_PER_ROOT = 100
 _ENABLED_ENV = "LS_LANGCHAIN_ENABLED"
 _SAMPLE_RATE_ENV = "LS_LANGCHAIN_SAMPLE_RATE"
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -65,8 +74,18 @@ class _Run:
     root_run_id: UUID | None
     tags: list[str]
     class_name: str | None
+    retrievals: tuple[Retrieval, ...] = ()
     started: float = field(default_factory=time.time)
     first_token: float | None = None
+
+
+@dataclass(frozen=True)
+class _Retrieving:
+    """A retriever run under way: its query, its root run, when it started."""
+
+    query: str
+    root_run_id: UUID
+    started: float = field(default_factory=time.time)
 
 
 def _resolve_project_id(project_id: int | str | None) -> int | None:
@@ -190,6 +209,8 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         layout = read_layout(self.project_config)  # raises LabelingConfigError now rather than at the first import
         self._runs: dict[UUID, _Run] = {}
         self._parents: dict[UUID, UUID | None] = {}
+        self._retrieving: dict[UUID, _Retrieving] = {}
+        self._retrieved: dict[UUID, list[Retrieval]] = {}  # per root run, in the order retrievers ended
         self._delivery: ProjectDelivery | None = None
         if not self.enabled:
             return
@@ -246,7 +267,11 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
     def ignore_agent(self) -> bool:
         return not self.enabled
 
-    # Chains and tools: only their parent links, to find the root run of each model call.
+    @property
+    def ignore_retriever(self) -> bool:
+        return not self.enabled
+
+    # Chains, tools and retrievers: their parent links, to find the root run of each model call.
 
     def _enter(self, run_id: UUID, parent_run_id: UUID | None) -> None:
         if len(self._parents) >= _MAX_OPEN_RUNS:
@@ -267,11 +292,16 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
     ) -> None:
         self._enter(run_id, parent_run_id)
 
-    def on_chain_end(self, outputs: Any, *, run_id: UUID, **_: Any) -> None:
+    def _exit(self, run_id: UUID) -> None:
+        """A run ended: forget its parent link and, if it was a root run, the documents retrieved under it."""
         self._parents.pop(run_id, None)
+        self._retrieved.pop(run_id, None)
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **_: Any) -> None:
+        self._exit(run_id)
 
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **_: Any) -> None:
-        self._parents.pop(run_id, None)
+        self._exit(run_id)
 
     def on_tool_start(
         self, serialized: dict[str, Any], input_str: str, *, run_id: UUID, parent_run_id: UUID | None = None, **_: Any
@@ -279,10 +309,66 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
         self._enter(run_id, parent_run_id)
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **_: Any) -> None:
-        self._parents.pop(run_id, None)
+        self._exit(run_id)
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **_: Any) -> None:
-        self._parents.pop(run_id, None)
+        self._exit(run_id)
+
+    # Retrievers: a parent link like a chain's, and what they returned for the model calls after them.
+
+    def on_retriever_start(
+        self,
+        serialized: dict[str, Any],
+        query: str,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **_: Any,
+    ) -> None:
+        self._enter(run_id, parent_run_id)
+        root_run_id = self._root(parent_run_id) or run_id
+        if not _sampled(root_run_id, self.sample_rate):
+            return
+        if len(self._retrieving) >= _MAX_OPEN_RUNS:
+            _forget_oldest(self._retrieving)
+        try:
+            self._retrieving[run_id] = _Retrieving(query_text(query), root_run_id)
+        except Exception:  # a query whose str() raises: the chain goes on
+            logger.exception("ls-langchain: could not read the query of retriever run %s", run_id)
+
+    def on_retriever_end(self, documents: Sequence[Document], *, run_id: UUID, **_: Any) -> None:
+        self._keep_retrieval(run_id, documents, None)
+        self._exit(run_id)
+
+    def on_retriever_error(self, error: BaseException, *, run_id: UUID, **_: Any) -> None:
+        self._keep_retrieval(run_id, (), error)
+        self._exit(run_id)
+
+    def _keep_retrieval(self, run_id: UUID, documents: Sequence[Any], error: BaseException | None) -> None:
+        """Keep what a retriever run returned (or that it failed) under its root run; never raises."""
+        retrieving = self._retrieving.pop(run_id, None)
+        if retrieving is None:
+            return
+        try:
+            read = read_documents(documents)
+            retrieval = Retrieval(
+                run_id=str(run_id),
+                query=retrieving.query,
+                documents=tuple(read),
+                document_count=len(documents),
+                started=retrieving.started,
+                ended=time.time(),
+                error=error_facts(error) if error is not None else None,
+            )
+            kept = self._retrieved.get(retrieving.root_run_id)
+            if kept is None:
+                if len(self._retrieved) >= _MAX_RETRIEVING_ROOTS:
+                    _forget_oldest(self._retrieved)
+                kept = self._retrieved.setdefault(retrieving.root_run_id, [])
+            if len(kept) < _MAX_RETRIEVALS_PER_ROOT:
+                kept.append(retrieval)
+        except Exception:
+            logger.exception("ls-langchain: could not read the documents of retriever run %s", run_id)
 
     # LLM and chat-model hooks.
 
@@ -300,6 +386,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
     ) -> None:
         if len(self._runs) >= _MAX_OPEN_RUNS:
             _forget_oldest(self._runs)
+        retrieved = self._retrieved.get(root_run_id) if root_run_id is not None else None
         self._runs[run_id] = _Run(
             prompts=prompts,
             messages=messages,
@@ -309,6 +396,7 @@ class LabelStudioCallbackHandler(BaseCallbackHandler):
             root_run_id=root_run_id,
             tags=tags or [],
             class_name=_class_name(serialized),
+            retrievals=tuple(retrieved) if retrieved else (),
         )
 
     def on_llm_start(
@@ -425,7 +513,7 @@ def _record_id(run_id: UUID, index: int, count: int) -> str:
 
 
 def _meta(run_id: UUID, run: _Run, ended: float, **outcome: Any) -> dict[str, Any]:
-    return run_meta(
+    meta = run_meta(
         run_id=run_id,
         parent_run_id=run.parent_run_id,
         root_run_id=run.root_run_id,
@@ -437,6 +525,9 @@ def _meta(run_id: UUID, run: _Run, ended: float, **outcome: Any) -> dict[str, An
         first_token=run.first_token,
         **outcome,
     )
+    if run.retrievals:
+        meta["retrieval"] = retrieval_meta(run.retrievals)
+    return meta
 
 
 def _records(
@@ -463,6 +554,7 @@ def _records(
                 model_name=model_name,
                 meta=_meta(run_id, run, ended, generations=generations, llm_output=llm_output, error=error),
                 response_tool_calls=tool_calls if any(tool_calls) else None,
+                context=context_of(run.retrievals),
             )
         )
     return records
@@ -481,6 +573,7 @@ def _failed_records(run_id: UUID, run: _Run, error: BaseException, ended: float)
             messages=source if isinstance(source, list) else None,
             model_name=model_name,
             meta=meta,
+            context=context_of(run.retrievals),
         )
         for index, source in enumerate(inputs)
     ]
