@@ -60,9 +60,8 @@ def rag_chain(retriever: Runnable[str, list[Document]], model: BaseLanguageModel
     prompt = ChatPromptTemplate.from_messages(
         [("system", "Answer from this context only:\n\n{context}"), ("human", "{question}")]
     )
-    return (
-        {"context": retriever | format_documents, "question": RunnablePassthrough()} | prompt | model | StrOutputParser()
-    )
+    inputs = {"context": retriever | format_documents, "question": RunnablePassthrough()}
+    return inputs | prompt | model | StrOutputParser()
 
 
 class RewritingRetriever(BaseRetriever):
@@ -197,9 +196,7 @@ def test_sampling_keeps_or_drops_a_whole_retrieval_run(make_handler: MakeHandler
     assert all(task["data"]["context"] or "retrieval" not in task["meta"] for task in tasks)
 
 
-def test_a_failing_retriever_is_the_chains_own_business(
-    make_handler: MakeHandler, ls: LabelStudio, title: str
-) -> None:
+def test_a_failing_retriever_is_the_chains_own_business(make_handler: MakeHandler, ls: LabelStudio, title: str) -> None:
     handler = make_handler(mode="chat", project_name=title)
     model = answers(1)
     with pytest.raises(ConnectionError, match="vector index unreachable"):
