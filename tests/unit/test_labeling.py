@@ -78,10 +78,10 @@ COLUMNS = [
 ]
 
 
-def test_the_grid_hides_conversations_images_and_tool_calls_and_shows_model_and_time() -> None:
+def test_the_grid_hides_conversations_images_tool_calls_and_documents_and_shows_model_and_time() -> None:
     view = grid_view(default_config(LabelStudioMode.CHAT), COLUMNS)
     explore, labeling = view["hiddenColumns"]["explore"], view["hiddenColumns"]["labeling"]
-    for raw in ("tasks:data.prompt", "tasks:data.images", "tasks:data.response_tool_calls"):
+    for raw in ("tasks:data.prompt", "tasks:data.images", "tasks:data.response_tool_calls", "tasks:data.context"):
         assert raw in explore and raw in labeling
     assert "tasks:inner_id" in explore  # what Label Studio hides by itself stays hidden
     assert "tasks:predictions_model_versions" not in explore and "tasks:created_at" not in explore
@@ -98,3 +98,9 @@ def test_the_grid_keeps_a_text_prompt_and_hides_a_custom_image_list() -> None:
     explore = grid_view(config, columns)["hiddenColumns"]["explore"]
     assert "tasks:data.question" not in explore
     assert "tasks:data.pictures" in explore
+
+
+def test_the_grid_hides_the_documents_of_the_prompt_config_too() -> None:
+    assert (
+        "tasks:data.context" in grid_view(default_config(LabelStudioMode.PROMPT), COLUMNS)["hiddenColumns"]["explore"]
+    )

@@ -29,15 +29,20 @@ SHOWN_COLUMNS = {
 }
 
 
+# Object tags whose data is a list of objects, which the grid prints as raw JSON.
+_LIST_OBJECTS = frozenset({"Paragraphs", "Table"})
+
+
 def _unreadable_data_keys(label_config: str) -> set[str]:
-    """Data keys holding lists that Label Studio prints as raw JSON: dialogues, image lists, tool calls."""
+    """Data keys holding lists that Label Studio prints as raw JSON: dialogues, image lists, tool calls, tables (the
+    retrieved documents)."""
     layout = read_layout(label_config)
     keys = {layout.images_key or DEFAULT_IMAGES_KEY, TOOL_CALLS_KEY}
     from label_studio_sdk.label_interface import LabelInterface  # heavy: loaded when a config is first read
 
     for obj in LabelInterface(label_config).objects:
         attrs = getattr(obj, "attr", None) or {}
-        value = str(attrs.get("valueList") or (obj.value if obj.tag == "Paragraphs" else "") or "")
+        value = str(attrs.get("valueList") or (obj.value if obj.tag in _LIST_OBJECTS else "") or "")
         if value.startswith("$"):
             keys.add(value[1:])
     return keys
