@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from ls_langchain.jsonsafe import text_of
 from ls_langchain.runmeta import milliseconds, names_secret
 
 __all__ = [
@@ -71,7 +72,7 @@ def _source(metadata: Mapping[str, Any], document_id: str | None, position: int)
     for key in _SOURCE_KEYS:
         value = metadata.get(key)
         if value not in (None, ""):
-            source = _safe_source(str(value))
+            source = _safe_source(text_of(value))
             page = metadata.get("page_label")
             return f"{source}, page {page}" if page not in (None, "") else source
     return document_id or f"document {position}"
@@ -94,9 +95,9 @@ def read_documents(documents: Sequence[Any], limit: int = CONTEXT_LIMIT) -> list
         metadata = getattr(document, "metadata", None)
         metadata = metadata if isinstance(metadata, Mapping) else {}
         raw_id = getattr(document, "id", None) or metadata.get("id")
-        document_id = str(raw_id) if raw_id not in (None, "") else None
+        document_id = text_of(raw_id) if raw_id not in (None, "") else None
         text = getattr(document, "page_content", None)
-        text = text if isinstance(text, str) else str(document)
+        text = text if isinstance(text, str) else text_of(document)
         entry: dict[str, Any] = {
             "id": document_id,
             "source": _source(metadata, document_id, position),
@@ -112,7 +113,7 @@ def read_documents(documents: Sequence[Any], limit: int = CONTEXT_LIMIT) -> list
 
 def query_text(query: Any) -> str:
     """The query as text, cut to a length that keeps ``meta`` small."""
-    text = query if isinstance(query, str) else str(query)
+    text = query if isinstance(query, str) else text_of(query)
     return text[:_MAX_QUERY]
 
 

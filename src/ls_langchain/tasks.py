@@ -93,6 +93,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "model_name": (str, _NONE),
     "meta": dict,
     "response_tool_calls": (list, _NONE),
+    "context": (list, _NONE),
 }
 
 

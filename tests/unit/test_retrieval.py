@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from langchain_core.documents import Document
 
+from ls_langchain.errors import RecordFormatError
 from ls_langchain.labeling import LabelStudioMode, default_config, read_layout
 from ls_langchain.masking import mask_record
 from ls_langchain.retrieval import CONTEXT_NOTE_SOURCE, Retrieval, context_of, read_documents, retrieval_meta
@@ -44,9 +46,15 @@ def test_a_source_url_loses_its_credentials() -> None:
     assert document["source"] == "https://docs.example.com:8443/a?page=2"
 
 
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text")
+
+
 def test_documents_that_are_not_documents_still_read() -> None:
-    [document] = read_documents(["a bare string"])
-    assert (document["text"], document["source"]) == ("a bare string", "document 1")
+    [plain, odd] = read_documents(["a bare string", Unprintable()])
+    assert (plain["text"], plain["source"]) == ("a bare string", "document 1")
+    assert odd["text"].startswith("<") and odd["source"] == "document 2"  # its repr, not an error
 
 
 def test_context_lists_every_retrieval_in_order() -> None:
@@ -153,3 +161,8 @@ def test_the_mask_applies_to_the_documents() -> None:
 def test_a_record_with_context_survives_the_outbox_round_trip() -> None:
     record = RunRecord(id="r", responses=["x"], prompt="p", context=[{"source": "a.md", "text": "Alpha."}])
     assert RunRecord.from_json(record.to_json()) == record
+
+
+def test_a_stored_record_with_a_damaged_context_is_refused_in_one_line() -> None:
+    with pytest.raises(RecordFormatError, match="context of type str"):
+        RunRecord.from_json(json.dumps({"v": 1, "run": {"id": "r", "responses": [], "context": "oops"}}))
