@@ -199,8 +199,8 @@ def test_a_record_is_stored_in_a_versioned_envelope() -> None:
 def test_records_of_other_versions_are_read_where_possible() -> None:
     before_the_envelope = RunRecord.from_json('{"id": "r", "responses": ["a"], "prompt": "p"}')
     assert (before_the_envelope.id, before_the_envelope.prompt) == ("r", "p")
-    newer = RunRecord.from_json('{"v": 9, "run": {"id": "r", "responses": ["a"], "meta": {"k": 1}, "context": [1]}}')
-    assert newer.meta == {"k": 1, "unknown_fields": {"context": [1]}}  # kept, delivered in the task's meta
+    newer = RunRecord.from_json('{"v": 9, "run": {"id": "r", "responses": ["a"], "meta": {"k": 1}, "citations": [1]}}')
+    assert newer.meta == {"k": 1, "unknown_fields": {"citations": [1]}}  # kept, delivered in the task's meta
 
 
 @pytest.mark.parametrize(
