@@ -79,7 +79,7 @@ def report(handlers: Iterable[LabelStudioCallbackHandler]) -> list[tuple[str, st
         if project is None:
             print(f"  {handler.project_name}: Label Studio was not reachable; runs are kept in the outbox")
             continue
-        studio = handler._studio
+        studio = handler._delivery.destination.studio  # a handler with a project delivers
         count = studio.count_tasks(project.id)
         rows.append((project.title, studio.project_url(project.id), count))
         print(f"  {project.title}: {studio.project_url(project.id)} ({count} tasks)")

@@ -17,7 +17,7 @@ from ls_langchain.studio import Studio
 
 ROOT = Path(__file__).resolve().parents[1]
 # Each module has run() -> handlers; later examples add themselves here.
-EXAMPLES = ["prompt_mode", "chat_mode", "custom_config", "agent_tools", "multimodal_chat"]
+EXAMPLES = ["prompt_mode", "chat_mode", "custom_config", "agent_tools", "multimodal_chat", "rag"]
 
 
 def export_all(studio: Studio, folder: Path) -> None:
