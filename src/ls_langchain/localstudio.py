@@ -27,9 +27,26 @@ import httpx
 
 from ls_langchain.errors import LocalStudioError
 
-__all__ = ["Engine", "LocalStudio", "PostgresCluster", "find_executable", "free_port", "start_from_template"]
+__all__ = [
+    "GUNICORN_OPTIONS",
+    "WSGI_APP",
+    "WSGI_SETTINGS",
+    "Engine",
+    "LocalStudio",
+    "PostgresCluster",
+    "find_executable",
+    "free_port",
+    "start_from_template",
+]
 
 Engine = Literal["sqlite", "postgresql"]
+
+#: Label Studio's WSGI app, and the settings under which it runs there (``DJANGO_SETTINGS_MODULE``).
+WSGI_APP = "label_studio.core.wsgi:application"
+WSGI_SETTINGS = "label_studio.core.settings.label_studio"
+#: gunicorn's options besides address and worker count, those of the Docker image's uwsgi.ini: one thread per
+#: worker, a request killed after 120 s, a worker recycled after 5,000 requests.
+GUNICORN_OPTIONS = ("--threads", "1", "--timeout", "120", "--graceful-timeout", "30", "--max-requests", "5000")
 
 _EXECUTABLE_ENV = "LS_LANGCHAIN_LABEL_STUDIO_BIN"
 _PG_BIN_ENV = "LS_LANGCHAIN_PG_BIN"
@@ -300,7 +317,7 @@ class LocalStudio:
                 self._initialize(executable, env, timeout)
                 self._initialized = True
             command = self._wsgi_command(executable)
-            env["DJANGO_SETTINGS_MODULE"] = "label_studio.core.settings.label_studio"
+            env["DJANGO_SETTINGS_MODULE"] = WSGI_SETTINGS
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed by the OS at exit
         self._process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
@@ -321,8 +338,7 @@ class LocalStudio:
             raise LocalStudioError(f"label-studio init failed on PostgreSQL: see {self.log_path}")
 
     def _wsgi_command(self, executable: Path) -> list[str]:
-        """Label Studio's WSGI app under gunicorn, with the settings of the Docker image's uwsgi.ini: one thread per
-        worker, requests killed after 120 s, workers recycled after 5,000 requests."""
+        """Label Studio's WSGI app under gunicorn, with the options ``deploy/docker-compose.yml`` gives it too."""
         gunicorn = executable.parent / "gunicorn"
         packages = sorted(
             glob.glob(str(executable.parent.parent / "lib" / "python*" / "site-packages" / "label_studio"))
@@ -332,9 +348,8 @@ class LocalStudio:
                 f"No gunicorn next to {executable}: run `make labelstudio` to install it in .venv-labelstudio/."
             )
         return [
-            str(gunicorn), "label_studio.core.wsgi:application", "--pythonpath", packages[-1],
-            "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers), "--threads", "1",
-            "--timeout", "120", "--graceful-timeout", "30", "--max-requests", "5000",
+            str(gunicorn), WSGI_APP, "--pythonpath", packages[-1], "--bind", f"127.0.0.1:{self.port}",
+            "--workers", str(self.workers), *GUNICORN_OPTIONS,
         ]  # fmt: skip
 
     def _wait_healthy(self, timeout: float) -> None:
