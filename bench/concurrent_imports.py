@@ -40,23 +40,11 @@ def raw_import(studio: Studio, project_id: int, tasks: list[dict[str, Any]]) -> 
         params={"return_task_ids": True},
         content=json.dumps(tasks).encode(),
         headers={"content-type": "application/json"},
-        timeout=300,
+        request_options={"timeout_in_seconds": 300},
     )
     response.raise_for_status()
     answer: dict[str, Any] = response.json()
     return answer
-
-
-def exported(studio: Studio, project_id: int) -> list[dict[str, Any]]:
-    response = studio.client._client_wrapper.httpx_client.request(
-        f"api/projects/{project_id}/export",
-        method="GET",
-        params={"exportType": "JSON", "download_all_tasks": "true"},
-        timeout=600,
-    )
-    response.raise_for_status()
-    tasks: list[dict[str, Any]] = response.json()
-    return tasks
 
 
 def answer_of(prediction: dict[str, Any]) -> str:
@@ -87,7 +75,7 @@ def run(server: LocalStudio, concurrency: int, total: int, batch: int) -> dict[s
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - started
-    stored = exported(admin, project.id)
+    stored = list(admin.export_tasks(project.id))
     lost = sum(1 for task in stored if not task.get("predictions"))
     misplaced = sum(
         1

@@ -21,6 +21,8 @@ SCRIPTS = [
     "predictor_concurrency.py",
     "predictor_bulk.py",
     "predictor_profile.py",
+    "concurrent_imports.py",
+    "multihost.py",
 ]
 
 
