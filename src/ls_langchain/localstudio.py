@@ -292,8 +292,11 @@ class LocalStudio:
         }
         return env
 
-    def start(self, timeout: float = 240.0) -> None:
-        """Start the database if any, then the server, and wait until ``/health/`` answers on our port."""
+    def start(self, timeout: float | None = None) -> None:
+        """Start the database if any, then the server, and wait until ``/health/`` answers on our port (by default
+        within 240 s on SQLite; 900 s on PostgreSQL, where ``label-studio init`` and each worker load Django)."""
+        if timeout is None:
+            timeout = 240.0 if self.database is None else 900.0
         if self.running:
             return
         if _port_is_open(self.port):

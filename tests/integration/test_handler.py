@@ -81,6 +81,7 @@ class FailingLLM(LLM):
         raise RuntimeError("provider down")
 
 
+@pytest.mark.engines
 def test_guide_prompt_usage(make_handler: MakeHandler, ls: LabelStudio, fake_openai: FakeOpenAI, title: str) -> None:
     handler = make_handler(project_name=title)
     llm = OpenAI(temperature=0, base_url=fake_openai.base_url, api_key="sk-secret-openai", callbacks=[handler])
@@ -100,6 +101,7 @@ def test_guide_prompt_usage(make_handler: MakeHandler, ls: LabelStudio, fake_ope
     assert "sk-secret-openai" not in json.dumps(task)
 
 
+@pytest.mark.engines
 def test_guide_chat_usage(make_handler: MakeHandler, ls: LabelStudio, fake_openai: FakeOpenAI, title: str) -> None:
     handler = make_handler(mode="chat", project_name=title)
     chat = ChatOpenAI(model="gpt-4o-mini", base_url=fake_openai.base_url, api_key="sk-test", callbacks=[handler])
@@ -171,6 +173,7 @@ def test_custom_config_variables(
     assert response_texts(task) == [["Hello"]]
 
 
+@pytest.mark.engines
 def test_batch_of_prompts_makes_one_task_per_prompt(make_handler: MakeHandler, ls: LabelStudio, title: str) -> None:
     handler = make_handler(project_name=title)
     FakeListLLM(responses=["1", "2", "3"], callbacks=[handler]).generate(["a", "b", "c"])

@@ -333,7 +333,6 @@ def test_an_import_whose_answer_was_lost_is_not_imported_twice(
     assert Counter(int(p.task) for p in predictions_of(ls, project_id)) == dict.fromkeys(task_ids, 1)
 
 
-@pytest.mark.engines
 def test_shards_predict_every_task_once_together_and_each_resumes(
     ls: LabelStudio,
     env: dict[str, str],
