@@ -142,9 +142,11 @@ class LLMInteractive:
         base = base_settings if base_settings is not None else Settings.from_env()
         self.settings = base.merged(settings) if settings else base
         self.label_config = label_config
-        self.layout = read_layout(label_config, self.settings.prompt_prefix)
-        check_template(self.settings.prompt_template, what="PROMPT_TEMPLATE")
         self.default_prompt = self.settings.default_prompt or None
+        self.layout = read_layout(
+            label_config, self.settings.prompt_prefix, has_default_prompt=bool(self.default_prompt or prompt)
+        )
+        check_template(self.settings.prompt_template, what="PROMPT_TEMPLATE")
         if self.default_prompt:
             check_template(self.default_prompt, what="DEFAULT_PROMPT")
         self.chat_model = _without_own_handlers(chat_model or build_chat_model(self.settings))
@@ -183,7 +185,7 @@ class LLMInteractive:
     def current_prompt(self, context: Mapping[str, Any] | None = None) -> str | None:
         """The prompt of the interactive context, else the one submitted last, else ``DEFAULT_PROMPT``."""
         if context:
-            from_context = _prompt_in(context.get("result"), self.layout.prompt.name)
+            from_context = _prompt_in(context.get("result"), self.layout.prompt.name) if self.layout.prompt else None
             if from_context:
                 return from_context
         return self.prompt or self.default_prompt
@@ -206,7 +208,7 @@ class LLMInteractive:
 
     def fit(self, event: str, data: Mapping[str, Any]) -> str | None:
         """Keep the prompt of a submitted annotation; returns it when it is new, else None."""
-        if event not in TRAINING_EVENTS:
+        if event not in TRAINING_EVENTS or self.layout.prompt is None:
             return None
         annotation = data.get("annotation")
         prompt = _prompt_in(

@@ -26,14 +26,18 @@ class Layout:
     """The tags the backend reads and writes, as SDK tag objects."""
 
     interface: LabelInterface
-    prompt: Any  # TextAreaTag: where people type the prompt; echoed back in every prediction
-    source: Any  # the object tag the prompt points at: the task's text, dialogue or image
+    prompt: Any | None  # TextAreaTag where people type the prompt, echoed back; None: DEFAULT_PROMPT only
+    source: Any  # the object tag the prompt points at (else the one the controls label): text, dialogue, image
     responses: tuple[Any, ...]  # TextAreaTag: each receives the NUM_RESPONSES answers
     controls: tuple[Any, ...]  # Choices, Taxonomy, Rating, Number, Labels (on Text): filled from the answer
 
 
-def read_layout(label_config: str, prompt_prefix: str) -> Layout:
-    """The layout of ``label_config``, or a ``LabelingConfigError`` saying which tag is missing."""
+def read_layout(label_config: str, prompt_prefix: str, *, has_default_prompt: bool = False) -> Layout:
+    """The layout of ``label_config``, or a ``LabelingConfigError`` saying which tag is missing.
+
+    With ``has_default_prompt`` a config without a prompt TextArea (say Text + Choices, to pre-label an existing
+    classification project) is served in batch mode: every prediction uses ``DEFAULT_PROMPT``.
+    """
     try:
         interface = LabelInterface(label_config)
     except Exception as exc:  # the SDK raises lxml and assertion errors of many kinds for a bad config
@@ -49,13 +53,20 @@ def read_layout(label_config: str, prompt_prefix: str) -> Layout:
         ),
         None,
     )
-    if prompt is None:
+    if prompt is None and not has_default_prompt:
         raise LabelingConfigError(
             f'The labeling config has no <TextArea name="{prompt_prefix}..."> pointing at a '
-            f"{', '.join(SUPPORTED_OBJECTS)} object: add one for the prompt, or set PROMPT_PREFIX to its name."
+            f"{', '.join(SUPPORTED_OBJECTS)} object, and no DEFAULT_PROMPT is set: add a TextArea for the prompt "
+            "(or set PROMPT_PREFIX to its name), or set DEFAULT_PROMPT to predict without one."
         )
-    source = next(objects[name] for name in prompt.to_name if objects[name].tag in SUPPORTED_OBJECTS)
-    responses = tuple(tag for tag in text_areas if tag.name != prompt.name)
+    targets = prompt.to_name if prompt is not None else [n for tag in interface.controls for n in tag.to_name or ()]
+    source = next((objects[n] for n in targets if n in objects and objects[n].tag in SUPPORTED_OBJECTS), None)
+    if source is None:
+        raise LabelingConfigError(
+            f"The labeling config has no {', '.join(SUPPORTED_OBJECTS)} object that its controls label: add one, "
+            'e.g. <Text name="text" value="$text"/>.'
+        )
+    responses = tuple(tag for tag in text_areas if prompt is None or tag.name != prompt.name)
     controls = tuple(
         tag
         for tag in interface.controls
@@ -64,7 +75,7 @@ def read_layout(label_config: str, prompt_prefix: str) -> Layout:
     )
     if not responses and not controls:
         raise LabelingConfigError(
-            f"The labeling config has nothing to fill in besides the prompt {prompt.name!r}: add a <TextArea> for "
-            f"the response, or one of {', '.join(FILLABLE_TAGS)}."
+            "The labeling config has nothing to fill in besides the prompt: add a <TextArea> for the response, or "
+            f"one of {', '.join(FILLABLE_TAGS)}."
         )
     return Layout(interface=interface, prompt=prompt, source=source, responses=responses, controls=controls)

@@ -85,7 +85,8 @@ def learn_project(
     key = str(project_id)
     project_settings = base.merged(state.get(key).extra_params)
     project = studio.get_project(project_id)
-    layout = read_layout(project.label_config, project_settings.prompt_prefix)
+    # Learning reads answers only: a config without a prompt TextArea is fine here.
+    layout = read_layout(project.label_config, project_settings.prompt_prefix, has_default_prompt=True)
     loader = MediaLoader(project_settings)
     summary = LearnSummary(project_id, few_shot=project_settings.few_shot)
     examples: list[Example] = []

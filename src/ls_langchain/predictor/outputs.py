@@ -12,17 +12,19 @@ __all__ = ["prediction", "regions"]
 
 
 def regions(
-    prompt_tag: Any,
+    prompt_tag: Any | None,
     prompt: str,
     response_tags: Sequence[Any],
     answers: Sequence[str],
     filled: Sequence[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """The ``result`` list of one prediction: the controls' regions, the responses, then the prompt."""
+    """The ``result`` list of one prediction: the controls' regions, the responses, then the prompt (when the
+    config has a TextArea for it)."""
     made = list(filled)
     if answers:
         made.extend(json.loads(tag.label(text=list(answers)).to_json()) for tag in response_tags)
-    made.append(json.loads(prompt_tag.label(text=[prompt]).to_json()))
+    if prompt_tag is not None:
+        made.append(json.loads(prompt_tag.label(text=[prompt]).to_json()))
     return made
 
 

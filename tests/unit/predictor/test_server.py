@@ -17,7 +17,7 @@ from langchain_openai import ChatOpenAI
 from ls_langchain.predictor.server import create_app
 from ls_langchain.predictor.settings import Settings
 
-from fake_openai import FakeOpenAI
+from fake_openai import FakeOpenAI, Reply
 from seed_configs import PROMPT_ENGINEERING, TEXT_CLASSIFICATION
 
 PROMPT_ITEM = {"from_name": "prompt", "to_name": "context", "type": "textarea", "value": {"text": ["Summarize"]}}
@@ -83,6 +83,26 @@ def test_setup_refuses_a_config_without_prompt(client: TestClient) -> None:
     answer = setup(client, None, config)
     assert answer.status_code == 400
     assert 'no <TextArea name="prompt...">' in answer.json()["error"]
+    assert "no DEFAULT_PROMPT is set" in answer.json()["error"]
+
+
+CLASSIFY_ONLY = """<View><Text name="text" value="$text"/>
+  <Choices name="topic" toName="text"><Choice value="Sports"/><Choice value="Politics"/></Choices></View>"""
+
+
+def test_a_classification_config_without_prompt_is_served_with_default_prompt(
+    client: TestClient, fake_openai: FakeOpenAI
+) -> None:
+    """Pre-labelling an existing Text + Choices project: no prompt field in the form, DEFAULT_PROMPT does it."""
+    fake_openai.responder = lambda request: Reply.of_json({"topic": "Sports"})
+    answer = setup(client, {"DEFAULT_PROMPT": "Which topic is this? {text}"}, CLASSIFY_ONLY)
+    assert answer.status_code == 200, answer.text
+    body = {"tasks": [{"id": 1, "data": {"text": "The match ended 2-1."}}], "project": "7.1700000000"}
+    predicted = client.post("/predict", json={**body, "label_config": CLASSIFY_ONLY})
+    assert predicted.status_code == 200, predicted.text
+    [prediction] = predicted.json()["results"]
+    assert [(r["from_name"], r["value"]) for r in prediction["result"]] == [("topic", {"choices": ["Sports"]})]
+    assert "The match ended 2-1." in fake_openai.requests[-1].json["messages"][-1]["content"]
 
 
 def test_setup_finds_a_missing_key_or_an_unknown_provider(tmp_path: Path) -> None:
