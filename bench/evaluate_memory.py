@@ -6,6 +6,10 @@ intervals and McNemar's test included) and writes its report. Memory is the peak
 run (tracemalloc; numpy reports its arrays to it), so what grows with the project shows.
 
     .venv/bin/python bench/evaluate_memory.py --tasks 10000 100000
+    .venv/bin/python bench/evaluate_memory.py --offline --tasks 10000 100000
+
+``--offline`` feeds the same tasks, made one at a time, straight to the evaluation (its private ``_Run``) and writes
+the report: the evaluation's own time and memory, without Label Studio building and sending the export.
 
 Uses LABEL_STUDIO_URL / LABEL_STUDIO_API_KEY when both are set, else starts a local Label Studio for the run.
 """
@@ -86,11 +90,39 @@ def _measure(run: Callable[[], object]) -> tuple[float, float]:
     return seconds, peak / 2**20
 
 
+def _offline(size: int, out: Path) -> None:
+    from ls_langchain.evaluation.controls import compared_controls
+    from ls_langchain.evaluation.project import _Run
+    from ls_langchain.evaluation.report import write_report
+    from ls_langchain.export import Filters
+
+    run = _Run(compared_controls(CONFIG), ("v-a", "v-b"), "latest", Filters(annotated_only=False))
+    for i in range(size):
+        task = {"id": i + 1, **_task(i)}
+        for k, prediction in enumerate(task["predictions"]):
+            prediction["id"] = 2 * i + k
+        for annotation in task["annotations"]:
+            annotation.update(id=i + 1, completed_by=1, created_at="2026-01-01T00:00:00Z", was_cancelled=False)
+        run.add(task)
+    write_report(run.report(0, "offline", "Filters: none."), out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, nargs="+", default=[10000, 100000])
+    parser.add_argument("--offline", action="store_true", help="the evaluation alone, on tasks made here")
     args = parser.parse_args()
     rows = []
+    if args.offline:
+        with tempfile.TemporaryDirectory() as out_dir:
+            for size in args.tasks:
+                seconds, peak = _measure(partial(_offline, size, Path(out_dir)))
+                rows.append(
+                    (f"{size:,}", "evaluate offline", f"{seconds:.1f}", f"{size / seconds:,.0f}", f"{peak:.1f}")
+                )
+                print(f"{size} tasks, offline: {seconds:.1f} s, peak {peak:.1f} MiB", flush=True)
+        print(table(["tasks", "run", "seconds", "tasks/s", "peak Python memory (MiB)"], rows))
+        return
     with _studio() as studio, tempfile.TemporaryDirectory() as out_dir:
         for size in args.tasks:
             began = time.perf_counter()
