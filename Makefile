@@ -6,6 +6,8 @@ LS_VERSION := 1.23.2
 GUNICORN_VERSION := 27.0.1
 BIN := $(VENV)/bin
 ONCE ?=
+# Compiled bytecode is kept: without it every test subprocess compiles matplotlib, scikit-learn and the SDK anew.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help install labelstudio postgres redis browser test unit cassettes lint format demo bench clean
 
