@@ -66,7 +66,7 @@ def test_an_edited_multiline_answer_keeps_its_line_breaks(
     editor.press("Control+End")
     editor.press_sequentially("Checked.")
     studio_page.get_by_test_id("bottombar-submit-button").click()
-    expect(studio_page.get_by_text("Annotation saved successfully")).to_be_visible()
+    expect(studio_page.get_by_text("Annotation saved successfully", exact=True)).to_be_visible()
 
     (annotation,) = ls.annotations.list(id=task_id)
     (result,) = annotation.result
