@@ -28,7 +28,7 @@ def main(url: str, project: str, outbox: str, count: str, prefix: str, then: str
     print("logged", flush=True)
     if then == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
-    if then == "flush" and not handler.flush(timeout=300):
+    if then == "flush" and not handler.flush(timeout=2400):
         sys.exit(3)
 
 
