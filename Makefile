@@ -9,7 +9,7 @@ ONCE ?=
 # Compiled bytecode is kept: without it every test subprocess compiles matplotlib, scikit-learn and the SDK anew.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: help install labelstudio postgres redis browser test unit cassettes lint format demo bench clean
+.PHONY: help install labelstudio postgres redis browser test multihost unit cassettes lint format demo bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -51,7 +51,10 @@ browser:  ## Debian's chromium for the browser tests (tests/integration/browser/
 		(apt-get update && apt-get install -y chromium)
 
 test: install labelstudio postgres redis browser  ## the whole suite, against a real Label Studio the suite starts
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not multihost"
+
+multihost: install labelstudio postgres  ## four producer hosts, 20,000 runs, into PostgreSQL Label Studio (~16 min)
+	$(BIN)/pytest -m multihost tests/integration/test_multihost.py
 
 unit: install  ## the tests that need no server
 	$(BIN)/pytest tests/unit tests/recorded

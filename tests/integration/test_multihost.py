@@ -53,6 +53,7 @@ def fresh(server: LocalStudio) -> Studio:
     return Studio(server.url, server.personal_token(), timeout=300)
 
 
+@pytest.mark.multihost  # 16 minutes on this 2-core machine: `make multihost`, not part of `make test`
 @pytest.mark.timeout(3600)  # 20,000 tasks with their predictions, a restart of every worker: minutes on 2 cores
 def test_four_hosts_20000_runs_a_producer_killed_and_label_studio_restarted(
     postgresql_studio: LocalStudio, producer: Producer, tmp_path: Path, title: str
