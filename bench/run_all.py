@@ -12,8 +12,10 @@ from pathlib import Path
 HERE = Path(__file__).parent
 SCRIPTS = [
     "handler_latency.py",
+    "handler_profile.py",
     "delivery_throughput.py",
     "outbox_memory.py",
+    "outbox_locked.py",
     "export_memory.py",
     "export_speed.py",
     "import_cost.py",
