@@ -18,7 +18,7 @@ from ls_langchain.evaluation.compare import compare
 from ls_langchain.evaluation.controls import Compared, Evaluation, compared_controls, value_of
 from ls_langchain.evaluation.metrics import Tally, rounded, tally_for
 from ls_langchain.evaluation.truth import TRUTHS, Truth, answers, by_annotator, choose_truth
-from ls_langchain.export.filters import Filters, narrow
+from ls_langchain.export.filters import Filters, narrow, resolve_annotator
 from ls_langchain.studio import Studio
 
 __all__ = ["REASONS", "Comparison", "EvaluationReport", "ModelFigures", "evaluate_project", "label_of", "read_tasks"]
@@ -194,21 +194,6 @@ def _describe_filters(versions: Sequence[str], filters: Filters) -> str:
     return "Filters: " + (", ".join(parts) if parts else "none") + "."
 
 
-def _resolve_annotator(studio: Studio, filters: Filters) -> Filters:
-    """Filters with an annotator given as an email turned into the user id Label Studio stores."""
-    if not isinstance(filters.annotator, str):
-        return filters
-    if filters.annotator.isdigit():
-        return replace(filters, annotator=int(filters.annotator))
-    found = studio.find_user(filters.annotator)
-    if found is None:
-        raise ConfigurationError(
-            f"Label Studio at {studio.url} has no user with email {filters.annotator!r}: give an annotator's email "
-            "or user id as shown in Organization > Members."
-        )
-    return replace(filters, annotator=found)
-
-
 def evaluate_project(
     studio: Studio,
     project_id: int,
@@ -246,7 +231,7 @@ def evaluate_project(
             f"Project {project_id} ({project.title!r}) has no control an evaluation can compare: it needs a Choices, "
             "Taxonomy, Rating, Number, Labels or TextArea."
         )
-    filters = _resolve_annotator(studio, replace(filters or Filters(), annotated_only=False, model=None))
+    filters = resolve_annotator(studio, replace(filters or Filters(), annotated_only=False, model=None))
     total = studio.count_tasks(project_id)
     if total == 0:
         raise ExportError(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ls_langchain.errors import ConfigurationError
 
-__all__ = ["Filters", "narrow"]
+if TYPE_CHECKING:
+    from ls_langchain.studio import Studio
+
+__all__ = ["Filters", "narrow", "resolve_annotator"]
 
 
 @dataclass(frozen=True)
@@ -76,3 +79,18 @@ def narrow(task: Mapping[str, Any], filters: Filters) -> tuple[dict[str, Any] | 
     if filters.annotated_only or filters.annotator is not None:
         return None, "not_annotated"
     return (narrowed, "") if _within(task.get("created_at"), filters) else (None, "outside_dates")
+
+
+def resolve_annotator(studio: Studio, filters: Filters) -> Filters:
+    """Filters with the annotator given as an email turned into the user id Label Studio stores."""
+    if not isinstance(filters.annotator, str):
+        return filters
+    if filters.annotator.isdigit():
+        return replace(filters, annotator=int(filters.annotator))
+    found = studio.find_user(filters.annotator)
+    if found is None:
+        raise ConfigurationError(
+            f"Label Studio at {studio.url} has no user with email {filters.annotator!r}: give an annotator's email "
+            "or user id as shown in Organization > Members."
+        )
+    return replace(filters, annotator=found)

@@ -8,12 +8,12 @@ import os
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from ls_langchain.errors import ConfigurationError, ExportError, ProjectNotFoundError
-from ls_langchain.export.filters import Filters, narrow
+from ls_langchain.export.filters import Filters, narrow, resolve_annotator
 from ls_langchain.export.preference import SamePromptRatings, check_preference, preference_records
 from ls_langchain.export.reading import Layout, read_layout, read_task
 from ls_langchain.export.sft import check_sft, sft_records
@@ -68,21 +68,6 @@ class ExportSummary:
         if self.left_out:
             text += label + ", ".join(f"{n} {_REASONS.get(k, k)}" for k, n in self.left_out.items()) + "."
         return text
-
-
-def _resolve_annotator(studio: Studio, filters: Filters) -> Filters:
-    """Filters with the annotator given as an email turned into the user id Label Studio stores."""
-    if not isinstance(filters.annotator, str):
-        return filters
-    if filters.annotator.isdigit():
-        return replace(filters, annotator=int(filters.annotator))
-    found = studio.find_user(filters.annotator)
-    if found is None:
-        raise ConfigurationError(
-            f"Label Studio at {studio.url} has no user with email {filters.annotator!r}: give an annotator's email "
-            "or user id as shown in Organization > Members."
-        )
-    return replace(filters, annotator=found)
 
 
 def _check(layout: Layout, format: Format, *, completions: bool) -> None:
@@ -186,7 +171,7 @@ def export_project(
         ) from exc
     layout = read_layout(project.label_config)
     _check(layout, format, completions=completions)
-    filters = _resolve_annotator(studio, filters or Filters())
+    filters = resolve_annotator(studio, filters or Filters())
     total = studio.count_tasks(project_id)
     if total == 0:
         raise ExportError(
