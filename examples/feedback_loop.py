@@ -3,23 +3,16 @@ fifth of them (here this script, through the SDK, with the right labels), ``lear
 few-shot examples, the backend prefills again (version B, each task shown its 3 most similar examples), and
 ``evaluate`` compares A and B on the corrected tasks, with the difference's 95 % interval.
 
-With OPENAI_API_KEY set the model is gpt-4o-mini. Without it, the model is an offline stand-in, not a model: it
-answers "Not Sarcastic" unless shown examples, then the label of the most similar one; that shows the plumbing and
-the statistics, not a model's skill.
+With OPENAI_API_KEY set the model is gpt-4o-mini. Without it, the model is the backend's offline demo double
+(``OPENAI_PROVIDER=offline``), not a model: it answers "Sarcastic" (the first label) unless shown examples, then
+the label of the most similar one; that shows the plumbing and the statistics, not a model's skill.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
-from typing import Any
-
-from langchain_core.callbacks import CallbackManagerForLLMRun
-from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 
 from ls_langchain.evaluation import evaluate_project
 from ls_langchain.predictor import Settings, learn_project, predict_project
@@ -34,26 +27,6 @@ CONFIG = """<View>
   </Choices>
 </View>"""
 THINGS = ["printer", "laptop", "train", "kettle", "router", "bus", "phone", "heater", "lift", "dishwasher"]
-
-
-class OfflineFewShotModel(BaseChatModel):
-    """Offline stand-in, not a model: the label of the last example shown (the most similar), else "Not Sarcastic"."""
-
-    @property
-    def _llm_type(self) -> str:
-        return "offline-few-shot-demo"
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **_: Any,
-    ) -> ChatResult:
-        shown = [json.loads(m.text) for m in messages if isinstance(m, AIMessage)]
-        label = shown[-1]["sentiment"] if shown else "Not Sarcastic"
-        reply = AIMessage(json.dumps({"sentiment": label}))
-        return ChatResult(generations=[ChatGeneration(message=reply)])
 
 
 def _texts() -> list[tuple[str, str]]:
@@ -71,18 +44,23 @@ def run(studio: Studio, folder: Path) -> None:
     if any(project.title == TITLE for project in client.projects.list()):
         print(f"  {TITLE!r} is there from an earlier run; its report is in {folder}.")
         return
-    offline = not os.environ.get("OPENAI_API_KEY")
+    provider = "openai" if os.environ.get("OPENAI_API_KEY") else "offline"
     settings = Settings.from_env().merged(
-        {"FEW_SHOT": 3, "DEFAULT_PROMPT": "Is it sarcastic?", "OPENAI_MODEL": "gpt-4o-mini", "TEMPERATURE": 0}
+        {
+            "FEW_SHOT": 3,
+            "DEFAULT_PROMPT": "Is it sarcastic?",
+            "OPENAI_PROVIDER": provider,
+            "OPENAI_MODEL": "gpt-4o-mini",
+            "TEMPERATURE": 0,
+        }
     )
     settings = dataclasses.replace(settings, model_dir=str(folder / "backend"))  # the backend's state, for `learn`
-    model = OfflineFewShotModel() if offline else None
     data = _texts()
     project = client.projects.create(title=TITLE, label_config=CONFIG)
     client.projects.import_tasks(id=project.id, request=[{"text": text} for text, _ in data])
     right = dict(data)
 
-    first = predict_project(studio, project.id, which="all", settings=settings, chat_model=model)
+    first = predict_project(studio, project.id, which="all", settings=settings)
     print(f"  version A (no examples): {first.describe().splitlines()[0]}")
     tasks = sorted(client.tasks.list(project=project.id, page_size=500), key=lambda task: int(task.id))
     corrected = tasks[::5]
@@ -92,7 +70,7 @@ def run(studio: Studio, folder: Path) -> None:
         client.annotations.create(id=task.id, result=result)
     learned = learn_project(studio, project.id, settings=settings)
     print(f"  people corrected {len(corrected)} tasks. {learned.describe()}")
-    second = predict_project(studio, project.id, which="all", settings=settings, chat_model=model)
+    second = predict_project(studio, project.id, which="all", settings=settings)
     print(f"  version B (with examples): {second.describe().splitlines()[0]}")
     report = evaluate_project(
         studio, project.id, folder / "loop-report", model_versions=[first.model_version, second.model_version]

@@ -1,5 +1,5 @@
-"""The chat model named by ``OPENAI_PROVIDER``: OpenAI, Azure OpenAI, Ollama's OpenAI-compatible endpoint, or any
-LangChain ``provider:model`` through ``init_chat_model``.
+"""The chat model named by ``OPENAI_PROVIDER``: OpenAI, Azure OpenAI, Ollama's OpenAI-compatible endpoint, any
+LangChain ``provider:model`` through ``init_chat_model``, or ``offline`` (a demo double, no network).
 
 Building a model makes no network call, so a missing key or an unknown provider is found when Label Studio calls
 ``/setup``. The SDK's own retries are off: ``LLMInteractive`` retries transient errors itself, within its deadline.
@@ -13,6 +13,7 @@ from langchain_core.language_models import BaseChatModel
 from pydantic import SecretStr
 
 from ls_langchain.errors import ConfigurationError
+from ls_langchain.predictor.offline import OfflineChatModel
 from ls_langchain.predictor.settings import Settings
 
 __all__ = ["build_chat_model", "scrub"]
@@ -44,6 +45,8 @@ def build_chat_model(settings: Settings) -> BaseChatModel:
     try:
         if provider in ("openai", "azure", "ollama"):
             return _openai_family(provider, settings, common)
+        if provider == "offline":
+            return OfflineChatModel()
         from langchain.chat_models import init_chat_model
 
         if ":" in provider:
