@@ -73,7 +73,7 @@ format: install
 	$(BIN)/ruff format src tests examples bench
 	$(BIN)/ruff check --fix src tests examples bench
 
-demo: install labelstudio  ## start Label Studio on 127.0.0.1:8080 and log the guide's examples into it
+demo: install labelstudio  ## Label Studio on 127.0.0.1:8080 with the examples logged, ls-langchain serve on :9090 prefilling a project
 	$(BIN)/python examples/demo.py $(if $(ONCE),--once,)
 
 bench: install labelstudio  ## the benchmarks under bench/, results printed as Markdown tables

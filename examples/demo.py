@@ -1,5 +1,6 @@
-"""`make demo`: start a local Label Studio on 127.0.0.1:8080 (data in .labelstudio/), log the examples into it,
-print where the tasks are, export them, and keep the server up until Ctrl-C (or exit at once with --once)."""
+"""`make demo`: start a local Label Studio on 127.0.0.1:8080 (data in .labelstudio/) and `ls-langchain serve` on
+127.0.0.1:9090, log the examples into Label Studio, export them, let the backend prefill a project, evaluate it,
+print where to click, and keep both servers up until Ctrl-C (or stop them and exit at once with --once)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import argparse
 import importlib
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -16,6 +18,8 @@ from ls_langchain.localstudio import LocalStudio
 from ls_langchain.studio import Studio
 
 ROOT = Path(__file__).resolve().parents[1]
+# Label Studio refuses an ML backend on a loopback address unless told otherwise; only this local server is.
+BACKEND_ON_LOOPBACK = {"ML_BLOCK_LOCAL_IP": "false", "SSRF_PROTECTION_ENABLED": "false"}
 # Each module has run() -> handlers; later examples add themselves here.
 EXAMPLES = ["prompt_mode", "chat_mode", "custom_config", "agent_tools", "multimodal_chat", "rag"]
 
@@ -36,12 +40,18 @@ def export_all(studio: Studio, folder: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--once", action="store_true", help="stop the server after printing the summary")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--once", action="store_true", help="stop the servers after printing the summary")
+    parser.add_argument("--port", type=int, default=8080, help="Label Studio's port")
+    parser.add_argument("--backend-port", type=int, default=9090, help="the port of ls-langchain serve")
+    parser.add_argument("--data-dir", type=Path, default=ROOT / ".labelstudio", help="where the demo keeps its data")
     args = parser.parse_args()
 
-    data_dir = ROOT / ".labelstudio"
-    studio = LocalStudio(data_dir / "data", port=args.port, log_path=data_dir / "labelstudio.log")
+    data_dir = args.data_dir.resolve()
+    # `kill` stops the demo as Ctrl-C does: the servers it started stop with it (they run in sessions of their own).
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    studio = LocalStudio(
+        data_dir / "data", port=args.port, log_path=data_dir / "labelstudio.log", extra_env=BACKEND_ON_LOOPBACK
+    )
     print(f"Starting Label Studio on {studio.url} (data in {data_dir}; the first start migrates, ~1 minute)...")
     studio.start()
     try:
@@ -63,14 +73,22 @@ def main() -> int:
         for title, url, count in rows:
             print(f"  {count - before.get(title, 0):4d} new tasks ({count:4d} in all)  {title:<24} {url}")
         export_all(Studio(studio.url, studio.personal_token()), data_dir / "exports")
-        print("\n== examples/feedback_loop.py: prefill, correct, learn, prefill again, evaluate")
-        importlib.import_module("feedback_loop").run(Studio(studio.url, studio.personal_token()), data_dir / "exports")
-        if args.once:
-            return 0
-        print("\nThe server stays up until Ctrl-C.")
-        while studio.running:
-            time.sleep(1)
-        return 1
+        print("\n== examples/prefill.py: ls-langchain serve prefills a project through Label Studio")
+        prefill = importlib.import_module("prefill")
+        with prefill.serving(data_dir / "backend", args.backend_port) as backend_url:
+            guide = prefill.run(Studio(studio.url, studio.personal_token()), backend_url, data_dir / "exports")
+            print("\n== examples/feedback_loop.py: prefill, correct, learn, prefill again, evaluate")
+            importlib.import_module("feedback_loop").run(
+                Studio(studio.url, studio.personal_token()), data_dir / "exports"
+            )
+            print(f"\nLabel Studio is at {studio.url}, log in as {studio.username} / {studio.password}")
+            print("\n".join(guide))
+            if args.once:
+                return 0
+            print("\nBoth servers stay up until Ctrl-C.")
+            while studio.running:
+                time.sleep(1)
+            return 1
     except KeyboardInterrupt:
         return 0
     finally:
