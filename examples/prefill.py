@@ -45,6 +45,7 @@ CONFIG = """<View>
 </View>"""
 # The prompt Retrieve Predictions uses until a person submits one of their own (a project setting of the backend).
 PROMPT = "Is this text sarcastic? Answer in one line."
+BACKEND_TITLE = "ls-langchain serve"
 TEXTS = [
     ("Oh great, another Monday. Exactly what I was hoping for.", "Sarcastic"),
     ("The train left on time and I got a seat by the window.", "Not Sarcastic"),
@@ -121,14 +122,17 @@ def _project(studio: Studio) -> Any:
 
 
 def _connect(studio: Studio, project_id: int, url: str) -> str:
-    """Connect the backend to the project as Settings > Model > Connect Model does; returns its model version."""
+    """Connect the backend to the project as Settings > Model > Connect Model does (an earlier run's connection is
+    pointed at this run's URL); returns the backend's model version."""
     client = studio.client
-    connected = [ml for ml in client.ml.list(project=project_id) if ml.url == url]
-    if not connected:
+    earlier = [ml for ml in client.ml.list(project=project_id) if ml.title == BACKEND_TITLE]
+    if earlier:
+        client.ml.update(id=earlier[0].id, url=url, project=project_id)  # without project, Label Studio answers 500
+    else:
         client.ml.create(
             url=url,
             project=project_id,
-            title="ls-langchain serve",
+            title=BACKEND_TITLE,
             is_interactive=True,
             extra_params={"DEFAULT_PROMPT": PROMPT},
         )
