@@ -165,8 +165,8 @@ def run(studio: Studio, backend_url: str, folder: Path) -> list[str]:
             latest[int(found.task)] = found
     right = dict(TEXTS)
     for task in tasks[:ANSWERED]:
-        if not task.total_annotations:
-            value = {"choices": [right.get(task.data["text"], "Not Sarcastic")]}
+        if not task.total_annotations and task.data["text"] in right:
+            value = {"choices": [right[task.data["text"]]]}
             result = [{"from_name": "sentiment", "to_name": "text", "type": "choices", "value": value}]
             client.annotations.create(id=task.id, result=result)
     print(f"  The backend prefilled {len(latest)} of {len(tasks)} tasks of {TITLE!r} (model version {version}):")
