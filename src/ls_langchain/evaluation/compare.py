@@ -10,7 +10,7 @@ from scipy.stats import binomtest, bootstrap
 
 from ls_langchain.evaluation.metrics import Columns, Tally, rounded
 
-__all__ = ["FIGURE_WORDS", "compare", "mcnemar_p"]
+__all__ = ["FIGURE_WORDS", "compare", "label_of", "mcnemar_p"]
 
 #: The main figures as the report writes them.
 FIGURE_WORDS = {
@@ -20,6 +20,12 @@ FIGURE_WORDS = {
     "exact_f1": "exact span F1",
     "mean_edit_ratio": "mean edit ratio",
 }
+
+
+def label_of(version: str, name: str | None) -> str:
+    """A model version as people know it: its name beside its version where they differ."""
+    return f"{name} ({version})" if name and name != version else version
+
 
 _RESAMPLES = 2000
 _CELLS = 1_000_000  # resampled values held at once (~8 MB): scipy resamples in batches of this size

@@ -14,14 +14,14 @@ from typing import Any
 
 from ls_langchain.errors import ConfigurationError, ExportError, ProjectNotFoundError
 from ls_langchain.evaluation.agreement import HumanAgreement, model_agreement
-from ls_langchain.evaluation.compare import compare
+from ls_langchain.evaluation.compare import compare, label_of
 from ls_langchain.evaluation.controls import Compared, Evaluation, compared_controls, value_of
 from ls_langchain.evaluation.metrics import Tally, rounded, tally_for
 from ls_langchain.evaluation.truth import TRUTHS, Truth, answers, by_annotator, choose_truth
 from ls_langchain.export.filters import Filters, narrow, resolve_annotator
 from ls_langchain.studio import Studio
 
-__all__ = ["REASONS", "Comparison", "EvaluationReport", "ModelFigures", "evaluate_project", "label_of", "read_tasks"]
+__all__ = ["REASONS", "Comparison", "EvaluationReport", "ModelFigures", "evaluate_project", "read_tasks"]
 
 Progress = Callable[[int, int], None]
 
@@ -382,11 +382,6 @@ class _Run:
             human=human,
             comparisons=tuple(comparisons),
         )
-
-
-def label_of(version: str, name: str | None) -> str:
-    """A model version as people know it: its name beside its version where they differ."""
-    return f"{name} ({version})" if name and name != version else version
 
 
 def _model_name(task: Mapping[str, Any], predictions: Sequence[Mapping[str, Any]]) -> str | None:

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from ls_langchain.evaluation.compare import FIGURE_WORDS
+from ls_langchain.evaluation.compare import FIGURE_WORDS, label_of
 from ls_langchain.evaluation.controls import Evaluation
-from ls_langchain.evaluation.project import EvaluationReport, label_of
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+    from ls_langchain.evaluation.project import EvaluationReport  # project.py imports this module to write
 
 __all__ = ["model_label", "print_summary", "render_html", "render_markdown", "write_report"]
 

@@ -33,7 +33,8 @@ from ls_langchain.predictor.examples import published_pool
 from ls_langchain.predictor.interactive import LLMInteractive, background_loop
 from ls_langchain.predictor.models import build_chat_model
 from ls_langchain.predictor.settings import Settings
-from ls_langchain.predictor.state import STATE_FILE_NAME, ProjectRecord, open_state
+from ls_langchain.predictor.state import STATE_FILE_NAME, ProjectRecord
+from ls_langchain.predictor.stores import open_state
 from ls_langchain.studio import Studio
 
 __all__ = ["TASK_FILTERS", "BulkSummary", "Shard", "Which", "predict_project"]

@@ -20,7 +20,8 @@ from ls_langchain.predictor.inputs import MediaLoader
 from ls_langchain.predictor.interactive import background_loop
 from ls_langchain.predictor.layout import read_layout
 from ls_langchain.predictor.settings import Settings
-from ls_langchain.predictor.state import most_recent, open_state
+from ls_langchain.predictor.state import most_recent
+from ls_langchain.predictor.stores import open_state
 from ls_langchain.studio import Studio
 
 __all__ = ["LearnSummary", "learn_project"]

@@ -33,7 +33,7 @@ from ls_langchain.predictor.inputs import MediaLoader
 from ls_langchain.predictor.interactive import TRAINING_EVENTS, LLMInteractive
 from ls_langchain.predictor.models import build_chat_model, scrub
 from ls_langchain.predictor.settings import Settings, parse_extra_params
-from ls_langchain.predictor.state import open_state
+from ls_langchain.predictor.stores import open_state
 
 __all__ = ["create_app", "serve"]
 

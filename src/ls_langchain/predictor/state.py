@@ -4,7 +4,8 @@ Two stores keep the same things: the prompt people submitted last, the extra par
 hold an API key), the labeling config, the model versions handed out, and the few-shot examples (the live pool,
 one per task, and the snapshot predictions use; see ``examples``). ``SQLiteState`` is one file under
 ``MODEL_DIR`` (WAL, a short connection per call, private to its owner): the uvicorn or gunicorn workers of one
-host share it. ``RedisState`` (``STATE_URL=redis://...``) is shared by replicas on several hosts.
+host share it. ``RedisState`` (``STATE_URL=redis://...``, in ``redis_state.py``) is shared by replicas on several
+hosts; ``stores.open_state`` picks one. This module imports neither of the others.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ls_langchain.errors import ConfigurationError
 from ls_langchain.predictor.examples import Example, snapshot_version
 
 __all__ = [
@@ -28,7 +28,6 @@ __all__ = [
     "ProjectState",
     "SQLiteState",
     "most_recent",
-    "open_state",
     "snapshot_json",
     "snapshot_of",
 ]
@@ -123,20 +122,6 @@ def snapshot_json(examples: Sequence[Example]) -> tuple[str, str]:
 
 def snapshot_of(text: str | None) -> list[Example]:
     return [Example(**item) for item in json.loads(text or "[]")]
-
-
-def open_state(model_dir: str | Path, state_url: str | None) -> ProjectState:
-    """The store ``STATE_URL`` names (``redis://``, ``rediss://``, ``unix://``), else SQLite under ``MODEL_DIR``."""
-    if not state_url:
-        return SQLiteState(model_dir)
-    if state_url.split("://", 1)[0] in ("redis", "rediss", "unix"):
-        from ls_langchain.predictor.redis_state import RedisState
-
-        return RedisState(state_url)
-    raise ConfigurationError(
-        "STATE_URL must be a redis://, rediss:// or unix:// URL (or unset for SQLite under MODEL_DIR), "
-        f"got one starting with {state_url.split(':', 1)[0]!r}."
-    )
 
 
 class SQLiteState:
