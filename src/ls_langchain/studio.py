@@ -159,6 +159,22 @@ class _Chunks:
         return next((chunk for chunk in self._chunks if chunk), b"") if size != 0 else b""
 
 
+def _sdk_http(client: LabelStudio) -> Any:
+    """The SDK's own HTTP client (base URL, auth and token refresh included), for requests its methods make slowly.
+
+    A private SDK attribute: ``tests/unit/test_studio_sdk.py`` fails first when an SDK upgrade removes it.
+    """
+    return client._client_wrapper.httpx_client
+
+
+def _sdk_headers(client: LabelStudio) -> dict[str, str]:
+    """The headers the SDK sends, with a fresh access token when the key is a personal access token.
+
+    A private SDK attribute: ``tests/unit/test_studio_sdk.py`` fails first when an SDK upgrade removes it.
+    """
+    return dict(client._client_wrapper.get_headers())
+
+
 class Studio:
     """A connection to one Label Studio server, as one user."""
 
@@ -291,7 +307,7 @@ class Studio:
         # against the user's threads); its HTTP client, which keeps auth and token refresh, takes the JSON as bytes.
         body = json.dumps(list(tasks), ensure_ascii=False, separators=(",", ":")).encode()
         with self._translated(f"importing {len(tasks)} tasks into project {project_id}"):
-            response = self._client._client_wrapper.httpx_client.request(
+            response = _sdk_http(self._client).request(
                 f"api/projects/{project_id}/import",
                 method="POST",
                 params={"return_task_ids": True},
@@ -351,7 +367,7 @@ class Studio:
         try:
             with self._translated(where):
                 snapshot = self._finished_snapshot(project_id, snapshot)
-                with self._client._client_wrapper.httpx_client.stream(
+                with _sdk_http(self._client).stream(
                     f"api/projects/{project_id}/exports/{snapshot['id']}/download",
                     method="GET",
                     params={"exportType": "JSON"},
@@ -365,9 +381,7 @@ class Studio:
                     yield from ijson.items(_Chunks(response.iter_bytes()), "item", use_float=True)
         finally:
             with contextlib.suppress(StudioError, httpx.HTTPError):
-                self._client._client_wrapper.httpx_client.request(
-                    f"api/projects/{project_id}/exports/{snapshot['id']}", method="DELETE"
-                )
+                _sdk_http(self._client).request(f"api/projects/{project_id}/exports/{snapshot['id']}", method="DELETE")
 
     def _finished_snapshot(self, project_id: int, snapshot: dict[str, Any]) -> dict[str, Any]:
         """The snapshot once Label Studio has built it (at once without a job queue; polled with one)."""
@@ -385,9 +399,7 @@ class Studio:
     def _request_json(self, method: str, path: str, *, json: Any = None, long: bool = False) -> dict[str, Any]:
         """One request through the SDK's HTTP client (auth and token refresh included); the answer's JSON."""
         options = {"timeout_in_seconds": _LONG_TIMEOUT} if long else None
-        response = self._client._client_wrapper.httpx_client.request(
-            path, method=method, json=json, request_options=options
-        )
+        response = _sdk_http(self._client).request(path, method=method, json=json, request_options=options)
         if response.status_code >= 300:
             raise ApiError(status_code=response.status_code, headers=dict(response.headers), body=_body(response))
         answer: dict[str, Any] = response.json()
@@ -489,8 +501,7 @@ class Studio:
         """A file Label Studio serves (``/data/upload/...`` or a full URL on this server): its bytes and type."""
         url = path if path.startswith(("http://", "https://")) else f"{self.url}/{path.lstrip('/')}"
         with self._translated(f"downloading {path}"):
-            # The wrapper's headers carry a fresh access token when the key is a personal access token.
-            headers = self._client._client_wrapper.get_headers()
+            headers = _sdk_headers(self._client)
             with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
                 if response.status_code in (401, 403):
                     raise AuthenticationError(
