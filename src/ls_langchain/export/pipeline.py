@@ -7,22 +7,21 @@ import json
 import os
 import stat
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, Protocol
 
 from ls_langchain.errors import ConfigurationError, ExportError, ProjectNotFoundError
 from ls_langchain.export.filters import Filters, narrow, resolve_annotator
 from ls_langchain.export.preference import SamePromptRatings, check_preference, preference_records
-from ls_langchain.export.reading import Layout, read_layout, read_task
+from ls_langchain.export.reading import Layout, Reading, read_layout, read_task
 from ls_langchain.export.sft import check_sft, sft_records
 from ls_langchain.studio import Project, Studio
 
 __all__ = ["FORMATS", "ExportSummary", "Format", "export_project"]
 
 Format = Literal["sft", "preference", "eval"]
-FORMATS: tuple[Format, ...] = ("sft", "preference", "eval")
 Progress = Callable[[int, int], None]
 
 _REASONS = {
@@ -51,32 +50,62 @@ class ExportSummary:
 
     def describe(self) -> str:
         """One line for people."""
-        if self.format == "eval":
-            unit = "annotation" + ("" if self.records == 1 else "s")
-            text = (
-                f"Evaluated {self.tasks_exported} of {self.tasks_read} tasks ({self.records} {unit}); "
-                f"report at {self.files[0]}."
-            )
-            label = " Not evaluated: "
-        else:
-            unit = "line" + ("" if self.records == 1 else "s")
-            text = (
-                f"Exported {self.records} {unit} from {self.tasks_exported} of {self.tasks_read} tasks to "
-                f"{self.files[0]}."
-            )
-            label = " Left out: "
+        kind = _FORMAT_KINDS[self.format]
+        text = kind.headline(self)
         if self.left_out:
-            text += label + ", ".join(f"{n} {_REASONS.get(k, k)}" for k, n in self.left_out.items()) + "."
+            reasons = ", ".join(f"{n} {_REASONS.get(k, k)}" for k, n in self.left_out.items())
+            text += f" {kind.left_out_label}: {reasons}."
         return text
 
 
-def _check(layout: Layout, format: Format, *, completions: bool) -> None:
-    if format not in FORMATS:
-        raise ConfigurationError(f"Unknown export format {format!r}: use one of {', '.join(FORMATS)}.")
-    if format == "sft":
-        check_sft(layout, completions=completions)
-    elif format == "preference":
-        check_preference(layout)
+class _AcrossTasks(Protocol):
+    """Records made from more than one task (preference pairs between tasks), written once every task is read."""
+
+    def add(self, task_id: int, reading: Reading) -> None: ...
+
+    def records(self) -> Iterator[tuple[dict[str, Any], tuple[int, ...]]]:
+        """Each record and the tasks it comes from."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class _LineFormat:
+    """A JSON Lines format: the config check it needs, the lines of one task, and why a task gave none."""
+
+    check: Callable[[Layout, bool], None]  # (layout, completions): raises LabelingConfigError saying what would work
+    records: Callable[[Reading, bool], Iterable[dict[str, Any]]]  # (reading, completions): the task's lines
+    none_written: str  # the reason a task that gives no line is left out
+    across_tasks: Callable[[], _AcrossTasks] | None = None  # lines that pair tasks, written after the last one
+    example: str = "export.jsonl"  # an output file name, for the message when --out is a folder
+    left_out_label: str = "Left out"
+
+    @staticmethod
+    def headline(summary: ExportSummary) -> str:
+        """What was written, for ``ExportSummary.describe``."""
+        unit = "line" + ("" if summary.records == 1 else "s")
+        return (
+            f"Exported {summary.records} {unit} from {summary.tasks_exported} of {summary.tasks_read} tasks to "
+            f"{summary.files[0]}."
+        )
+
+
+@dataclass(frozen=True)
+class _ReportFormat:
+    """A report another module writes, named after ``--out``."""
+
+    write: Callable[[Studio, int, Path, Filters, Progress | None], ExportSummary]
+    example: str = "report.md"
+    left_out_label: str = "Not evaluated"
+
+    @staticmethod
+    def headline(summary: ExportSummary) -> str:
+        """What was evaluated, for ``ExportSummary.describe``."""
+        unit = "annotation" + ("" if summary.records == 1 else "s")
+        return (
+            f"Evaluated {summary.tasks_exported} of {summary.tasks_read} tasks ({summary.records} {unit}); "
+            f"report at {summary.files[0]}."
+        )
 
 
 # What --out may not be, by file type: replacing one would break what it is (a device, a link, a pipe).
@@ -89,9 +118,10 @@ _NOT_A_FILE = {
 }
 
 
-def _check_out(out: Path, format: Format) -> None:
+def _check_out(out: Path, example: str) -> None:
     """Refuse, in one line, an ``out`` that exists and is not a regular file: only a new or a regular file is
-    written (a symlink is not followed, a device or pipe is never replaced by a file)."""
+    written (a symlink is not followed, a device or pipe is never replaced by a file); ``example`` is the file name
+    suggested when ``out`` is a folder."""
     try:
         mode = out.lstat().st_mode
     except FileNotFoundError:
@@ -99,8 +129,7 @@ def _check_out(out: Path, format: Format) -> None:
     except OSError as exc:
         raise ConfigurationError(f"Cannot write {out}: {exc.strerror}. Choose another --out.") from exc
     if stat.S_ISDIR(mode):
-        example = out / ("report.md" if format == "eval" else "export.jsonl")
-        raise ConfigurationError(f"{out} is a folder: give the file to write, e.g. {example}.")
+        raise ConfigurationError(f"{out} is a folder: give the file to write, e.g. {out / example}.")
     if not stat.S_ISREG(mode):
         kind = _NOT_A_FILE.get(stat.S_IFMT(mode), "not a regular file")
         raise ConfigurationError(
@@ -109,7 +138,7 @@ def _check_out(out: Path, format: Format) -> None:
 
 
 @contextlib.contextmanager
-def _replacing(out: Path, format: Format) -> Iterator[IO[str]]:
+def _replacing(out: Path, example: str) -> Iterator[IO[str]]:
     """A file written next to ``out`` and moved over it only once complete, and only while ``out`` is still a
     regular file or absent. The partial file is made anew (never opened through a link someone left there)."""
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -119,7 +148,7 @@ def _replacing(out: Path, format: Format) -> Iterator[IO[str]]:
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
         with open(descriptor, "w", encoding="utf-8") as stream:
             yield stream
-        _check_out(out, format)
+        _check_out(out, example)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
@@ -144,6 +173,32 @@ def _evaluate(studio: Studio, project_id: int, out: Path, filters: Filters, prog
     )
 
 
+#: The export formats: adding one is adding an entry (``Format`` names it; a test checks both agree).
+_FORMAT_KINDS: Mapping[Format, _LineFormat | _ReportFormat] = {
+    "sft": _LineFormat(
+        check=lambda layout, completions: check_sft(layout, completions=completions),
+        records=lambda reading, completions: sft_records(reading, completions=completions),
+        none_written="no_answer",
+    ),
+    "preference": _LineFormat(
+        check=lambda layout, completions: check_preference(layout),
+        records=lambda reading, completions: preference_records(reading),
+        none_written="no_pair",
+        across_tasks=SamePromptRatings,
+    ),
+    "eval": _ReportFormat(write=_evaluate),
+}
+FORMATS: tuple[Format, ...] = tuple(_FORMAT_KINDS)
+
+
+def _format_kind(format: str) -> _LineFormat | _ReportFormat:
+    """The entry of ``format``; a caller may pass any string, and an unknown one is refused in one line."""
+    for name, kind in _FORMAT_KINDS.items():
+        if name == format:
+            return kind
+    raise ConfigurationError(f"Unknown export format {format!r}: use one of {', '.join(FORMATS)}.")
+
+
 def export_project(
     studio: Studio,
     project_id: int,
@@ -159,9 +214,10 @@ def export_project(
     beside it). ``completions`` writes prompt/completion SFT lines instead of chats; ``progress(done, total)`` is
     called after each task read."""
     out = Path(out)
-    _check_out(out, format)
-    if format == "eval":
-        return _evaluate(studio, project_id, out, filters or Filters(), progress)
+    kind = _format_kind(format)
+    _check_out(out, kind.example)
+    if isinstance(kind, _ReportFormat):
+        return kind.write(studio, project_id, out, filters or Filters(), progress)
     try:
         project = studio.get_project(project_id)
     except ProjectNotFoundError as exc:  # the generic hint names the handler's settings, not the export's
@@ -170,7 +226,7 @@ def export_project(
             "address (/projects/<id>/)."
         ) from exc
     layout = read_layout(project.label_config)
-    _check(layout, format, completions=completions)
+    kind.check(layout, completions)
     filters = resolve_annotator(studio, filters or Filters())
     total = studio.count_tasks(project_id)
     if total == 0:
@@ -180,8 +236,8 @@ def export_project(
         )
     run = _Run(studio, project, layout, filters, total, progress)
     try:
-        with _replacing(out, format) as stream:
-            return run.write_lines(stream, out, format, completions=completions)
+        with _replacing(out, kind.example) as stream:
+            return run.write_lines(stream, out, format, kind, completions=completions)
     except OSError as exc:
         raise ConfigurationError(f"Cannot write {exc.filename or out}: {exc.strerror}. Choose another --out.") from exc
 
@@ -218,38 +274,37 @@ class _Run:
     def summary(self, format: Format, files: list[Path], records: int) -> ExportSummary:
         return ExportSummary(format, tuple(files), self.read, self.exported, records, dict(self.left_out))
 
-    def write_lines(self, stream: IO[str], out: Path, format: Format, *, completions: bool) -> ExportSummary:
+    def write_lines(
+        self, stream: IO[str], out: Path, format: Format, kind: _LineFormat, *, completions: bool
+    ) -> ExportSummary:
         records = 0
-        same_prompt = SamePromptRatings() if format == "preference" else None
+        across = kind.across_tasks() if kind.across_tasks is not None else None
         unpaired: set[int] = set()
         try:
             for kept, _, _ in self.tasks(self.filters):
                 if kept is None:
                     continue
                 reading = read_task(kept, self.layout)
-                lines = (
-                    sft_records(reading, completions=completions) if format == "sft" else preference_records(reading)
-                )
                 written = 0
-                for record in lines:
+                for record in kind.records(reading, completions):
                     stream.write(json.dumps(record, ensure_ascii=False) + "\n")
                     written += 1
                 records += written
                 self.exported += bool(written)
-                if same_prompt is not None:
-                    same_prompt.add(int(kept["id"]), reading)
+                if across is not None:
+                    across.add(int(kept["id"]), reading)
                 if not written:
-                    self.left_out["no_answer" if format == "sft" else "no_pair"] += 1
+                    self.left_out[kind.none_written] += 1
                     unpaired.add(int(kept["id"]))
-            for record, tasks in same_prompt.records() if same_prompt is not None else ():
+            for record, tasks in across.records() if across is not None else ():
                 stream.write(json.dumps(record, ensure_ascii=False) + "\n")
                 records += 1
                 for task in unpaired.intersection(tasks):  # paired after all, with a task read later
                     unpaired.discard(task)
                     self.exported += 1
-                    self.left_out["no_pair"] -= 1
+                    self.left_out[kind.none_written] -= 1
         finally:
-            if same_prompt is not None:
-                same_prompt.close()
+            if across is not None:
+                across.close()
         self.left_out = +self.left_out  # drop reasons that no task is left out for any more
         return self.summary(format, [out], records)
