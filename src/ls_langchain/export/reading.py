@@ -1,8 +1,8 @@
 """Pure functions that read what a labeling config means and what one task's annotations say.
 
-The config is read with the SDK's ``LabelInterface``: which TextArea holds the answer and which Text or Paragraphs
-object holds the conversation (the handler's own rule, ``labeling.read_layout``), and which Rating, Choices, Taxonomy,
-Ranker and Pairwise controls judge it.
+The export's ``Layout`` is a view of ``labeling.LabelingConfig``: which TextArea holds the answer and which Text or
+Paragraphs object holds the conversation (the handler's own rule, ``labeling.task_layout``), and which Rating,
+Choices, Taxonomy, Ranker and Pairwise controls judge it.
 """
 
 from __future__ import annotations
@@ -12,15 +12,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from label_studio_sdk.label_interface.interface import LabelInterface
-
 from ls_langchain.errors import LabelingConfigError
-from ls_langchain.labeling import TaskLayout
-from ls_langchain.labeling import read_layout as read_logged_layout
+from ls_langchain.labeling import INPUT_TAGS, LabelingConfig, input_layout, parse_config, task_layout
 
-__all__ = ["Candidate", "Judgement", "Layout", "Reading", "read_layout", "read_task"]
+__all__ = ["Candidate", "Judgement", "Layout", "Reading", "export_layout", "read_layout", "read_task"]
 
-_INPUT_TAGS = ("Text", "HyperText", "Paragraphs")
 _LABEL_TAGS = ("Choices", "Taxonomy")
 # Custom dialogue configs often name speakers the way people do; fine-tuning formats want OpenAI role names.
 _ROLE_ALIASES = {"human": "user", "ai": "assistant", "bot": "assistant", "model": "assistant", "function": "tool"}
@@ -86,36 +82,21 @@ class Reading:
         return tuple(dict.fromkeys(versions))
 
 
-def read_layout(label_config: str) -> Layout:
+def export_layout(config: LabelingConfig) -> Layout:
     """Find the input, the answer TextArea (by the handler's rule) and the judging controls; no input, no export."""
+    ranker = next(iter(config.controls_of("Ranker")), None)
+    pairwise = next(iter(config.controls_of("Pairwise")), None)
     try:
-        interface = LabelInterface(label_config)
-    except Exception as exc:  # the SDK raises several unrelated types for bad XML
-        raise LabelingConfigError(f"The project's labeling config cannot be read: {exc}") from exc
-    controls = {control.name: control for control in interface.controls}
-    objects = {obj.name: obj for obj in interface.objects}
-    ranker = next((c for c in controls.values() if c.tag == "Ranker"), None)
-    pairwise = next((c for c in controls.values() if c.tag == "Pairwise"), None)
-    try:
-        logged: TaskLayout | None = read_logged_layout(label_config)
+        logged = task_layout(config)
     except LabelingConfigError:  # no answer TextArea: rankings, pairwise choices and labels may still be exported
-        logged = None
-    judged = {*(ranker.to_name if ranker else ()), *(pairwise.to_name if pairwise else ())}
-    source = next((o for o in interface.objects if o.tag in _INPUT_TAGS and o.name not in judged), None)
-    if logged is None:
+        judged = {*(ranker.to_name if ranker else ()), *(pairwise.to_name if pairwise else ())}
+        source = next((o for o in config.objects if o.tag in INPUT_TAGS and o.name not in judged), None)
         if source is None:
             raise LabelingConfigError(
                 "The project's labeling config has no Text or Paragraphs object holding the prompt: an export needs "
                 'one, e.g. <Text name="prompt" value="$prompt"/> with <TextArea name="response" toName="prompt"/>.'
-            )
-        logged = TaskLayout(
-            input_name=source.name,
-            input_key=source.value_name,
-            input_kind="dialogue" if source.tag == "Paragraphs" else "text",
-            response_name="",
-            text_key=source.attr.get("textKey") or "text",
-            role_key=source.attr.get("nameKey") or "author",
-        )
+            ) from None
+        logged = input_layout(source)
     return Layout(
         input_name=logged.input_name,
         input_key=logged.input_key,
@@ -123,15 +104,26 @@ def read_layout(label_config: str) -> Layout:
         role_key=logged.role_key,
         content_key=logged.text_key,
         response=logged.response_name or None,
-        ratings=tuple(c.name for c in controls.values() if c.tag == "Rating"),
-        labels=tuple((c.name, c.attr.get("pathSeparator") or " / ") for c in controls.values() if c.tag in _LABEL_TAGS),
-        ranker=(ranker.name, objects[ranker.to_name[0]].value_name) if ranker else None,
+        ratings=tuple(c.name for c in config.controls_of("Rating")),
+        labels=tuple((c.name, c.separator) for c in config.controls_of(*_LABEL_TAGS)),
+        ranker=(ranker.name, _data_key(config, ranker.to_name[0])) if ranker else None,
         pairwise=(
-            (pairwise.name, objects[pairwise.to_name[0]].value_name, objects[pairwise.to_name[1]].value_name)
+            (pairwise.name, _data_key(config, pairwise.to_name[0]), _data_key(config, pairwise.to_name[1]))
             if pairwise is not None and len(pairwise.to_name) >= 2
             else None
         ),
     )
+
+
+def read_layout(label_config: str) -> Layout:
+    """The export's layout of a config given as XML: ``export_layout(parse_config(label_config))``."""
+    return export_layout(parse_config(label_config))
+
+
+def _data_key(config: LabelingConfig, name: str) -> str:
+    """The data key of the object ``name`` (a Ranker's List, a Pairwise side); empty when it has none."""
+    obj = config.object(name)
+    return (obj.value_key or "") if obj is not None else ""
 
 
 def read_task(task: Mapping[str, Any], layout: Layout) -> Reading:

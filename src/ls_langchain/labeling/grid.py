@@ -10,13 +10,11 @@ readably, and shows the facts people filter on.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    pass
+from typing import Any
 
 from ls_langchain.labeling.defaults import DEFAULT_IMAGES_KEY, TOOL_CALLS_KEY
-from ls_langchain.labeling.task_layout import read_layout
+from ls_langchain.labeling.parse import parse_config
+from ls_langchain.labeling.task_layout import task_layout
 
 __all__ = ["DEFAULT_VIEW_TITLE", "SHOWN_COLUMNS", "grid_view"]
 
@@ -36,15 +34,14 @@ _LIST_OBJECTS = frozenset({"Paragraphs", "Table"})
 def _unreadable_data_keys(label_config: str) -> set[str]:
     """Data keys holding lists that Label Studio prints as raw JSON: dialogues, image lists, tool calls, tables (the
     retrieved documents)."""
-    layout = read_layout(label_config)
-    keys = {layout.images_key or DEFAULT_IMAGES_KEY, TOOL_CALLS_KEY}
-    from label_studio_sdk.label_interface import LabelInterface  # heavy: loaded when a config is first read
-
-    for obj in LabelInterface(label_config).objects:
-        attrs = getattr(obj, "attr", None) or {}
-        value = str(attrs.get("valueList") or (obj.value if obj.tag in _LIST_OBJECTS else "") or "")
-        if value.startswith("$"):
-            keys.add(value[1:])
+    config = parse_config(label_config)
+    keys = {task_layout(config).images_key or DEFAULT_IMAGES_KEY, TOOL_CALLS_KEY}
+    for obj in config.objects:
+        listed = obj.attrs.get("valueList", "")
+        if listed.startswith("$"):
+            keys.add(listed[1:])
+        elif obj.tag in _LIST_OBJECTS and obj.value_key:
+            keys.add(obj.value_key)
     return keys
 
 

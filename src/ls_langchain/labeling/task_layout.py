@@ -1,30 +1,23 @@
-"""What a project's labeling config says about where a logged run goes.
+"""The handler's view of a labeling config: where a logged run goes in a project.
 
-Configs are read with the SDK's ``LabelInterface``; the result is a small ``TaskLayout`` that the pure task
-builders in ``tasks.py`` follow, so a custom config with ``$text`` or ``$dialogue`` works like the defaults.
+``task_layout`` reads a ``LabelingConfig`` into a small ``TaskLayout`` that the pure task builders in ``tasks.py``
+follow, so a custom config with ``$text`` or ``$dialogue`` works like the defaults.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
-
-if TYPE_CHECKING:
-    from label_studio_sdk.label_interface import LabelInterface
+from typing import Literal
 
 from ls_langchain.errors import LabelingConfigError
+from ls_langchain.labeling.model import INPUT_TAGS, ConfigControl, ConfigObject, LabelingConfig, ObjectKind
+from ls_langchain.labeling.parse import parse_config
 
-__all__ = ["CONTEXT_KEY", "TaskLayout", "read_layout"]
+__all__ = ["CONTEXT_KEY", "TaskLayout", "input_layout", "read_layout", "task_layout"]
 
 #: The data key of the documents retrieved before a model call; a config shows them if it references ``$context``.
 CONTEXT_KEY = "context"
-
-_INPUT_KINDS: dict[str, Literal["text", "dialogue"]] = {
-    "Text": "text",
-    "HyperText": "text",
-    "Paragraphs": "dialogue",
-}
 
 
 @dataclass(frozen=True)
@@ -47,42 +40,19 @@ class TaskLayout:
     context_key: str | None = None
 
 
-def _parse(config: str) -> LabelInterface:
-    # Imported when a config is first read: the SDK's LabelInterface brings jsf, faker and pandas (~60 MiB).
-    from label_studio_sdk.label_interface import LabelInterface
-
-    try:
-        return LabelInterface(config)
-    except Exception as exc:  # the SDK raises lxml and its own legacy exception types
-        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise LabelingConfigError(f"The labeling config is not valid XML: {first_line}.") from exc
-
-
-def _attr(tag: Any, name: str) -> str:
-    value = (getattr(tag, "attr", None) or {}).get(name)
-    return str(value) if value is not None else ""
-
-
-def read_layout(config: str) -> TaskLayout:
+def task_layout(config: LabelingConfig) -> TaskLayout:
     """Find the response TextArea and the Text/HyperText/Paragraphs input it annotates.
 
     The TextArea named ``response`` wins; otherwise the first TextArea on a supported input. Raises
     ``LabelingConfigError`` naming what is missing.
     """
-    interface = _parse(config)
-    inputs = {
-        obj.name: obj for obj in interface.objects if obj.tag in _INPUT_KINDS and str(obj.value or "").startswith("$")
-    }
+    inputs = {obj.name: obj for obj in config.objects if obj.tag in INPUT_TAGS and obj.value_key}
     if not inputs:
         raise LabelingConfigError(
             "The labeling config has no <Text>, <HyperText> or <Paragraphs> input with a $variable value: "
             'add one, e.g. <Text name="prompt" value="$prompt"/>.'
         )
-    textareas = [
-        control
-        for control in interface.controls
-        if control.tag == "TextArea" and any(target in inputs for target in control.to_name or ())
-    ]
+    textareas = [c for c in config.controls_of("TextArea") if any(target in inputs for target in c.to_name)]
     if not textareas:
         raise LabelingConfigError(
             "The labeling config has no <TextArea> on its input to hold the LLM response: add one, e.g. "
@@ -90,31 +60,47 @@ def read_layout(config: str) -> TaskLayout:
         )
     response = next((c for c in textareas if c.name == "response"), textareas[0])
     target = next(name for name in response.to_name if name in inputs)
-    obj = inputs[target]
+    context_key = CONTEXT_KEY if any(obj.value_key == CONTEXT_KEY for obj in config.objects) else None
+    return input_layout(inputs[target], response=response, images_key=_images_key(config), context_key=context_key)
+
+
+def input_layout(
+    obj: ConfigObject,
+    *,
+    response: ConfigControl | None = None,
+    images_key: str | None = None,
+    context_key: str | None = None,
+) -> TaskLayout:
+    """The layout of a run logged into the input ``obj`` (a Text, HyperText or Paragraphs with a ``$variable``) and
+    answered in the TextArea ``response``, if there is one; ``context_key`` when the config shows ``$context``."""
     return TaskLayout(
         input_name=obj.name,
-        input_key=str(obj.value).lstrip("$"),
-        input_kind=_INPUT_KINDS[obj.tag],
-        response_name=response.name,
-        # Paragraphs read each message's speaker and text from these keys (Label Studio's defaults: author, text).
-        text_key=_attr(obj, "textKey") or "text",
-        role_key=_attr(obj, "nameKey") or "author",
-        images_key=_images_key(interface),
-        response_multiline=_multiline(response),
-        context_key=CONTEXT_KEY if any(obj.value == f"${CONTEXT_KEY}" for obj in interface.objects) else None,
+        input_key=obj.value_key or "",
+        input_kind="dialogue" if obj.kind is ObjectKind.DIALOGUE else "text",
+        response_name=response.name if response is not None else "",
+        text_key=obj.text_key,
+        role_key=obj.name_key,
+        images_key=images_key,
+        response_multiline=response is None or _multiline(response),
+        context_key=context_key,
     )
 
 
-def _multiline(textarea: Any) -> bool:
+def read_layout(xml: str) -> TaskLayout:
+    """The handler's layout of a config given as XML: ``task_layout(parse_config(xml))``."""
+    return task_layout(parse_config(xml))
+
+
+def _multiline(textarea: ConfigControl) -> bool:
     """Whether Label Studio edits this TextArea in a textarea: it does when ``rows`` is a number above 1."""
-    rows = re.match(r"\s*(\d+)", _attr(textarea, "rows"))  # read as the editor's parseInt reads it
+    rows = re.match(r"\s*(\d+)", textarea.attrs.get("rows", ""))  # read as the editor's parseInt reads it
     return rows is not None and int(rows.group(1)) > 1
 
 
-def _images_key(interface: LabelInterface) -> str | None:
+def _images_key(config: LabelingConfig) -> str | None:
     """The data key of the first ``<Image valueList="$key">``: a list of images, one shown at a time."""
-    for obj in interface.objects:
-        value_list = _attr(obj, "valueList")
+    for obj in config.objects:
+        value_list = obj.attrs.get("valueList", "")
         if obj.tag == "Image" and value_list.startswith("$"):
             return value_list[1:]
     return None

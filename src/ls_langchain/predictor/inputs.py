@@ -22,6 +22,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import httpx
 
 from ls_langchain.errors import LSLangChainError, TaskInputError
+from ls_langchain.labeling import ConfigObject, ObjectKind
 from ls_langchain.predictor.netguard import GuardedTransport
 from ls_langchain.predictor.settings import Settings
 from ls_langchain.studio import Studio, resolve_url
@@ -57,10 +58,13 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
-def template_fields(source: Any, data: Mapping[str, Any], source_text: str, labels: list[str]) -> dict[str, str]:
+def template_fields(
+    source: ConfigObject, data: Mapping[str, Any], source_text: str, labels: list[str]
+) -> dict[str, str]:
     """The ``{field}`` values of a task: its data, ``{text}`` (the source as read), and ``{labels}``."""
     fields = {str(key): _as_text(value) for key, value in data.items()}
-    fields[source.value_name] = source_text
+    if source.value_key:
+        fields[source.value_key] = source_text
     fields["text"] = source_text
     fields["labels"] = ", ".join(labels)
     return fields
@@ -81,32 +85,30 @@ class MediaLoader:
         self._studio_url = resolve_url(url, argument="LABEL_STUDIO_URL") if url else None
         self._studio_key = key
 
-    async def source_text(self, source: Any, data: Mapping[str, Any]) -> str:
+    async def source_text(self, source: ConfigObject, data: Mapping[str, Any]) -> str:
         """The text the prompt is about: Text and HyperText as is (fetched when ``valueType="url"``), a dialogue."""
-        value = data.get(source.value_name)
+        value = data.get(source.value_key) if source.value_key else None
         if value is None:
             raise TaskInputError(
-                f"The task has no {source.value_name!r} field for <{source.tag} name={source.name!r}>; "
+                f"The task has no {source.value_key!r} field for <{source.tag} name={source.name!r}>; "
                 f"its fields are {', '.join(sorted(data)) or 'none'}."
             )
-        if source.tag == "Image":
+        if source.kind is ObjectKind.IMAGE:
             return IMAGE_PLACEHOLDER
-        if source.tag == "Paragraphs":
-            return render_dialogue(
-                value, name_key=source.attr.get("nameKey", "author"), text_key=source.attr.get("textKey", "text")
-            )
-        if source.attr.get("valueType") == "url" and isinstance(value, str):
+        if source.kind is ObjectKind.DIALOGUE:
+            return render_dialogue(value, name_key=source.name_key, text_key=source.text_key)
+        if source.is_url and isinstance(value, str):
             body, _ = await self._fetch(value)
             return body.decode("utf-8", errors="replace")
         return _as_text(value)
 
-    async def image_block(self, source: Any, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    async def image_block(self, source: ConfigObject, data: Mapping[str, Any]) -> dict[str, Any] | None:
         """The task's image as a content block (by URL or inline), or None when the source is not an image."""
-        if source.tag != "Image":
+        if source.kind is not ObjectKind.IMAGE:
             return None
-        url = data.get(source.value_name)
+        url = data.get(source.value_key) if source.value_key else None
         if not isinstance(url, str) or not url:
-            raise TaskInputError(f"The task's {source.value_name!r} field holds no image URL.")
+            raise TaskInputError(f"The task's {source.value_key!r} field holds no image URL.")
         if url.startswith("data:"):
             return {"type": "image", "url": url}
         if not self._settings.inline_images and not self._on_studio(url) and urlsplit(url).scheme in ("http", "https"):

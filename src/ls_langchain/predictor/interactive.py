@@ -155,11 +155,7 @@ class LLMInteractive:
         self._loader = MediaLoader(self.settings)
         self._prices = parse_prices(self.settings.model_prices)
         layout = self.layout
-        self.schema = (
-            answer_schema(layout.interface, layout.controls, with_answer=bool(layout.responses))
-            if layout.controls
-            else None
-        )
+        self.schema = answer_schema(layout.controls, with_answer=bool(layout.responses)) if layout.controls else None
         self._structured = self._structured_model()
 
     def _structured_model(self) -> Runnable[Any, Any] | None:
@@ -364,19 +360,20 @@ class LLMInteractive:
         not_json = "the model's answer was not a JSON object"
         from_prose = parsed is None
         if parsed is None:
-            parsed = labels_in_prose(self.layout.interface, controls, reply)
+            parsed = labels_in_prose(controls, reply)
             if not parsed:
                 return Verdict(regions=[], reasons={tag.name: not_json for tag in controls})
         # Labels spans are located in the text of their object: plain text only (a URL is not the text).
         text_of = {
-            tag.name: value
-            for tag in self.layout.interface.objects
-            if tag.tag == "Text"
-            and tag.attr.get("valueType") != "url"
-            and isinstance(value := data.get(tag.value_name), str)
+            obj.name: value
+            for obj in self.layout.config.objects
+            if obj.tag == "Text"
+            and not obj.is_url
+            and obj.value_key
+            and isinstance(value := data.get(obj.value_key), str)
         }
         text_of[self.layout.source.name] = source_text
-        verdict = read_answer(self.layout.interface, controls, reshape(controls, parsed), text_of)
+        verdict = read_answer(controls, reshape(controls, parsed), text_of)
         if from_prose:  # the controls the prose did not name
             unnamed = {tag.name: f"{not_json}, nor one of its labels" for tag in controls if tag.name not in parsed}
             verdict.reasons.update(unnamed)

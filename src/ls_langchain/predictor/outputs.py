@@ -4,17 +4,18 @@ the answer filled validly, and a ``meta`` that says what the calls used and why 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from ls_langchain.labeling import ConfigControl
 
 __all__ = ["prediction", "regions"]
 
 
 def regions(
-    prompt_tag: Any | None,
+    prompt_tag: ConfigControl | None,
     prompt: str,
-    response_tags: Sequence[Any],
+    response_tags: Sequence[ConfigControl],
     answers: Sequence[str],
     filled: Sequence[dict[str, Any]],
 ) -> list[dict[str, Any]]:
@@ -22,9 +23,9 @@ def regions(
     config has a TextArea for it)."""
     made = list(filled)
     if answers:
-        made.extend(json.loads(tag.label(text=list(answers)).to_json()) for tag in response_tags)
+        made.extend(tag.region(text=list(answers)) for tag in response_tags)
     if prompt_tag is not None:
-        made.append(json.loads(prompt_tag.label(text=[prompt]).to_json()))
+        made.append(prompt_tag.region(text=[prompt]))
     return made
 
 

@@ -8,7 +8,7 @@ from scipy.sparse import csr_matrix
 
 from ls_langchain.evaluation.agreement import HumanAgreement, agreement_statistic
 from ls_langchain.evaluation.compare import compare, mcnemar_p
-from ls_langchain.evaluation.controls import Compared, Evaluation, compared_controls, value_of
+from ls_langchain.evaluation.controls import Evaluation, compared_controls, value_of
 from ls_langchain.evaluation.metrics import (
     edit_ratio,
     multi_label_figures,
@@ -21,6 +21,10 @@ from ls_langchain.evaluation.metrics import (
 )
 
 LABELS = ["cat", "dog", "fox"]
+_CONFIG = """<View><Text name="t" value="$t"/>
+<Choices name="animal" toName="t"><Choice value="cat"/><Choice value="dog"/><Choice value="fox"/></Choices>
+<Rating name="stars" toName="t" maxRating="5"/></View>"""
+ANIMAL, STARS = compared_controls(_CONFIG)
 
 
 def test_single_choice() -> None:
@@ -83,7 +87,7 @@ def test_text() -> None:
 
 
 def test_abstentions_are_apart_from_wrong_answers() -> None:
-    tally = tally_for(Compared("animal", "Choices", Evaluation.SINGLE_CHOICE, tuple(LABELS)))
+    tally = tally_for(ANIMAL)
     tally.add(1, "cat", "cat")
     tally.add(2, "dog", None)  # left empty: abstained, not wrong
     tally.add(3, "dog", "cat")
@@ -98,7 +102,7 @@ def test_abstentions_are_apart_from_wrong_answers() -> None:
 
 
 def test_a_label_outside_the_config_is_listed_after_its_labels() -> None:
-    tally = tally_for(Compared("animal", "Choices", Evaluation.SINGLE_CHOICE, tuple(LABELS)))
+    tally = tally_for(ANIMAL)
     tally.add(1, "cat", "owl")
     assert tally.figures()["labels"] == [*LABELS, "owl"]
 
@@ -116,7 +120,7 @@ def test_human_agreement_kappa_for_two_alpha_for_more() -> None:
 
 
 def test_human_agreement_tally() -> None:
-    human = HumanAgreement(Compared("animal", "Choices", Evaluation.SINGLE_CHOICE, tuple(LABELS)))
+    human = HumanAgreement(ANIMAL)
     human.add(["cat", "cat"])
     human.add(["cat"])  # one answer: nothing to agree with
     human.add(["cat", "dog", "dog"])  # 3 pairs, 1 agreeing
@@ -133,7 +137,7 @@ def test_mcnemar_exact() -> None:
 
 
 def test_comparison_says_which_is_better() -> None:
-    control = Compared("animal", "Choices", Evaluation.SINGLE_CHOICE, tuple(LABELS))
+    control = ANIMAL
     a, b = tally_for(control), tally_for(control)
     for task in range(40):
         a.add(task, "cat", "cat" if task < 20 else "dog")  # right on half
@@ -148,7 +152,7 @@ def test_comparison_says_which_is_better() -> None:
 
 
 def test_comparison_lower_is_better_for_errors() -> None:
-    control = Compared("stars", "Rating", Evaluation.SCALAR)
+    control = STARS
     a, b = tally_for(control), tally_for(control)
     for task in range(30):
         a.add(task, 3.0, 1.0)  # error 2

@@ -60,7 +60,7 @@ def test_an_annotation_reads_back_as_the_answer_the_model_gives() -> None:
         "quality": 3,
         "year": 1999.5,
     }
-    regions = read_answer(LAYOUT.interface, LAYOUT.controls, answer, {"text": TEXT}).regions
+    regions = read_answer(LAYOUT.controls, answer, {"text": TEXT}).regions
     summary = {"from_name": "summary", "to_name": "text", "type": "textarea", "value": {"text": ["A trip."]}}
     prompt = {"from_name": "prompt", "to_name": "text", "type": "textarea", "value": {"text": ["Label it"]}}
     assert answer_of(LAYOUT.controls, LAYOUT.responses, [*regions, summary, prompt]) == answer

@@ -52,11 +52,11 @@ def test_invalid_xml_is_one_clear_error() -> None:
 
 def test_the_answer_schema_respects_single_and_multiple() -> None:
     layout = read_layout(TEXT_CLASSIFICATION, "prompt")
-    schema = answer_schema(layout.interface, layout.controls, with_answer=True)
+    schema = answer_schema(layout.controls, with_answer=True)
     assert schema["properties"]["sentiment"]["type"] == "array"
     assert schema["properties"]["sentiment"]["items"]["enum"] == ["Sarcastic", "Not Sarcastic"]
     image = read_layout(IMAGE_SUMMARIZATION, "prompt")
-    single = answer_schema(image.interface, image.controls, with_answer=True)["properties"]["category"]
+    single = answer_schema(image.controls, with_answer=True)["properties"]["category"]
     assert single["anyOf"][0]["enum"][0] == "Groceries"
     assert single["anyOf"][1] == {"type": "null"}
 

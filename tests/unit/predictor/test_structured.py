@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 
 from ls_langchain.errors import ConfigurationError
+from ls_langchain.labeling import taxonomy_paths
 from ls_langchain.predictor.layout import read_layout
-from ls_langchain.predictor.structured import ANSWER_KEY, answer_schema, json_in_text, read_answer, taxonomy_paths
+from ls_langchain.predictor.structured import ANSWER_KEY, answer_schema, json_in_text, read_answer
 from ls_langchain.predictor.usage import Usage, parse_prices, price_of
 
 from seed_configs import ALL_CONTROLS, PROMPT_ENGINEERING
@@ -28,7 +29,7 @@ VALID = {
 
 def verdict_of(**changes: Any) -> tuple[dict[str, Any], dict[str, str]]:
     answer = {**VALID, **changes}
-    verdict = read_answer(LAYOUT.interface, LAYOUT.controls, answer, {"text": TEXT})
+    verdict = read_answer(LAYOUT.controls, answer, {"text": TEXT})
     by_name: dict[str, Any] = {}
     for region in verdict.regions:
         by_name.setdefault(region["from_name"], []).append(region["value"])
@@ -36,7 +37,7 @@ def verdict_of(**changes: Any) -> tuple[dict[str, Any], dict[str, str]]:
 
 
 def test_the_schema_has_one_property_per_control_and_the_answer() -> None:
-    schema = answer_schema(LAYOUT.interface, LAYOUT.controls, with_answer=True)
+    schema = answer_schema(LAYOUT.controls, with_answer=True)
     properties = schema["properties"]
     assert list(properties) == [ANSWER_KEY, "entities", "tone", "topics", "kind", "quality", "year"]
     assert schema["required"] == list(properties)
@@ -51,12 +52,14 @@ def test_the_schema_has_one_property_per_control_and_the_answer() -> None:
     }
     assert (properties["year"]["anyOf"][0]["minimum"], properties["year"]["anyOf"][0]["maximum"]) == (1900, 2100)
     assert properties["entities"]["items"]["properties"]["label"]["enum"] == ["Person", "City"]
-    assert ANSWER_KEY not in answer_schema(LAYOUT.interface, LAYOUT.controls, with_answer=False)["properties"]
+    assert ANSWER_KEY not in answer_schema(LAYOUT.controls, with_answer=False)["properties"]
 
 
 def test_the_seed_taxonomy_offers_its_leaf_paths_only() -> None:
     layout = read_layout(PROMPT_ENGINEERING, "prompt")
-    paths = taxonomy_paths(layout.interface, layout.interface.get_control("evals"))
+    evals = layout.config.control("evals")
+    assert evals is not None
+    paths = taxonomy_paths(evals)
     assert len(paths) == 16
     assert paths["Correctness: Contains hallucinations"] == ("Correctness", "Contains hallucinations")
     assert "Correctness" not in paths  # leafsOnly="true"
@@ -127,7 +130,7 @@ def test_null_and_empty_mean_nothing_applies_without_a_reason() -> None:
 
 def test_a_missing_control_is_a_reason() -> None:
     answer = {key: value for key, value in VALID.items() if key != "quality"}
-    verdict = read_answer(LAYOUT.interface, LAYOUT.controls, answer, {"text": TEXT})
+    verdict = read_answer(LAYOUT.controls, answer, {"text": TEXT})
     assert verdict.reasons == {"quality": "the answer has no value for it"}
 
 
