@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# Loaded with the backend, not at the first /setup: Label Studio gives /setup 3 s, and importing the SDK's config
+# reader (jsf, faker, pandas) takes about a second on a quiet machine and several on a busy one.
+import label_studio_sdk.label_interface  # noqa: F401
+
 from ls_langchain.errors import LabelingConfigError
 from ls_langchain.labeling import (
     FILLABLE_TAGS,
