@@ -22,6 +22,7 @@ import pytest
 from label_studio_sdk import LabelStudio
 
 from ls_langchain.localstudio import Engine, LocalStudio, start_from_template
+from sdk_client import sdk_client
 
 from fake_openai import fake_openai  # noqa: F401  (fixture)
 
@@ -109,7 +110,7 @@ def pat(studio: LocalStudio) -> str:
 @pytest.fixture(scope="session")
 def ls(studio: LocalStudio, pat: str) -> LabelStudio:
     """An SDK client on the session's server, for reading back what the tests created."""
-    return LabelStudio(base_url=studio.url, api_key=pat)
+    return sdk_client(studio.url, pat)
 
 
 @pytest.fixture

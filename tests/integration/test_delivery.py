@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from label_studio_sdk import LabelStudio
 from langchain_core.language_models.fake import FakeListLLM
 
 from ls_langchain import LabelStudioCallbackHandler
 from ls_langchain.localstudio import LocalStudio
+from sdk_client import sdk_client
 
 CHILD = str(Path(__file__).with_name("delivery_child.py"))
 MakeHandler = Callable[..., LabelStudioCallbackHandler]
@@ -40,7 +40,7 @@ def own_studio(
 
 def prompts_in(url: str, key: str, project_id: int | None) -> list[str]:
     assert project_id is not None
-    client = LabelStudio(base_url=url, api_key=key)
+    client = sdk_client(url, key)
     return [task.data["prompt"] for task in client.tasks.list(project=project_id, fields="task_only", page_size=1000)]
 
 
@@ -225,7 +225,7 @@ def test_every_way_of_calling_makes_one_task_per_call(studio: LocalStudio, tmp_p
     assert "".join(chunk.text for chunk in chat.stream("stream")) == "full answer"
     asyncio.run(asynchronous())
     assert handler.flush(timeout=60)
-    client = LabelStudio(base_url=studio.url, api_key=studio.personal_token())
+    client = sdk_client(studio.url, studio.personal_token())
     tasks = list(client.tasks.list(project=handler.project_id, fields="all"))
     asked = sorted(task.data["prompt"][0]["content"] for task in tasks)
     assert asked == sorted(["invoke", "batch-1", "batch-2", "stream", "ainvoke", "abatch-1", "abatch-2", "astream"])

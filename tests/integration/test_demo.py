@@ -13,9 +13,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from label_studio_sdk import LabelStudio
-
 from ls_langchain.localstudio import LocalStudio, free_port
+from sdk_client import sdk_client
 
 ROOT = Path(__file__).resolve().parents[2]
 TITLE = "Sarcasm (prefilled by the backend)"
@@ -86,7 +85,7 @@ def test_demo_prefills_a_project_evaluates_it_and_stops_everything_with_once_or_
     assert f"The backend prefilled 6 of 6 tasks of {TITLE!r} (model version {version})" in log_path.read_text()
 
     studio.start()  # the demo's Label Studio again, to read what it kept
-    ls = LabelStudio(base_url=studio.url, api_key=studio.personal_token())
+    ls = sdk_client(studio.url, studio.personal_token())
     [project] = [p for p in ls.projects.list() if p.title == TITLE]
     [backend] = ls.ml.list(project=project.id)
     assert backend.model_version == version and backend.is_interactive

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from label_studio_sdk import LabelStudio
 
 from ls_langchain.localstudio import LocalStudio
+from sdk_client import sdk_client
 
 pytestmark = pytest.mark.engines
 
@@ -49,7 +49,7 @@ def test_postgresql_deployment_keeps_data_in_its_cluster_and_serves_with_workers
 ) -> None:
     studio = postgresql_studio
     assert studio.engine == "postgresql" and studio.database is not None
-    project = LabelStudio(base_url=studio.url, api_key=studio.personal_token()).projects.create(title=title)
+    project = sdk_client(studio.url, studio.personal_token()).projects.create(title=title)
     assert studio.database.sql(f"SELECT id FROM project WHERE title = '{title}'") == str(project.id)
     assert len(worker_pids(studio)) == studio.workers >= 2
     page = httpx.get(f"{studio.url}/user/login/").text
@@ -60,7 +60,7 @@ def test_postgresql_deployment_keeps_data_in_its_cluster_and_serves_with_workers
 def test_a_restart_replaces_every_worker_and_keeps_the_data(postgresql_studio: LocalStudio, title: str) -> None:
     before = worker_pids(postgresql_studio)
     pat = postgresql_studio.personal_token()
-    project = LabelStudio(base_url=postgresql_studio.url, api_key=pat).projects.create(title=title)
+    project = sdk_client(postgresql_studio.url, pat).projects.create(title=title)
     postgresql_studio.restart()
     assert worker_pids(postgresql_studio).isdisjoint(before)
-    assert LabelStudio(base_url=postgresql_studio.url, api_key=pat).projects.get(id=project.id).title == title
+    assert sdk_client(postgresql_studio.url, pat).projects.get(id=project.id).title == title

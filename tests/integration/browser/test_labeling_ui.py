@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from ls_langchain import LabelStudioCallbackHandler
 from ls_langchain.localstudio import LocalStudio
+from sdk_client import sdk_client
 
 from browser import open_task
 
@@ -31,7 +32,7 @@ def log_chat(studio: LocalStudio, pat: str, title: str, outbox: Path, answer: st
     handler.close(timeout=10)
     assert handler.project is not None
     project_id = handler.project.id
-    ls = LabelStudio(base_url=studio.url, api_key=pat)
+    ls = sdk_client(studio.url, pat)
     (task,) = ls.tasks.list(project=project_id)
     return project_id, task.id
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from label_studio_sdk import LabelStudio
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -18,6 +17,7 @@ from playwright.sync_api import Page, expect
 
 from ls_langchain import LabelStudioCallbackHandler
 from ls_langchain.localstudio import LocalStudio
+from sdk_client import sdk_client
 
 from browser import open_task
 
@@ -52,7 +52,7 @@ def log_runs(studio: LocalStudio, pat: str, title: str, outbox: Path, mode: str)
     assert handler.flush(timeout=30)
     handler.close(timeout=10)
     assert handler.project is not None
-    ls = LabelStudio(base_url=studio.url, api_key=pat)
+    ls = sdk_client(studio.url, pat)
     tasks = {str(task.data["prompt"]): task.id for task in ls.tasks.list(project=handler.project.id)}
     return handler.project.id, {("rag" if "France" in text else "plain"): task_id for text, task_id in tasks.items()}
 
