@@ -81,7 +81,7 @@ def test_every_reader_refuses_a_broken_config_with_the_same_one_line(read: Any) 
 
 
 def test_every_fillable_tag_and_the_textarea_have_a_kind() -> None:
-    assert set(FILLABLE_TAGS) == {"Choices", "Taxonomy", "Rating", "Number", "Labels"}
+    assert set(FILLABLE_TAGS) == {"Choices", "Taxonomy", "Rating", "Number", "Labels", "Pairwise"}
     assert set(CONTROL_KINDS) == {*FILLABLE_TAGS, "TextArea"}
     for seed in (*SEED_CONFIGS.values(), ALL_CONTROLS):
         for found in backend_layout_of(seed, "prompt").controls:
@@ -192,3 +192,34 @@ def test_each_control_lists_the_values_a_person_can_give(name: str, values: tupl
 def test_a_plain_text_answer_names_labels_only_when_it_is_exactly_them(name: str, prose: str, expected: Any) -> None:
     found = control(name)
     assert kind_of(found).from_prose(found, prose.splitlines()) == expected
+
+
+PAIRWISE = parse_config(
+    """<View><Text name="answer_a" value="$a"/><Text name="answer_b" value="$b"/>
+    <Pairwise name="better" toName="answer_a,answer_b"/></View>"""
+)
+
+
+def test_a_pairwise_judgement_is_filled_read_back_and_compared_as_one_of_two_sides() -> None:
+    better = PAIRWISE.control("better")
+    assert better is not None
+    kind = kind_of(better)
+    assert kind.schema(better)["anyOf"][0]["enum"] == ["left", "right"]
+    [region], reason = kind.read(better, "right", {})
+    assert reason is None
+    assert (region["from_name"], region["type"], region["value"]) == ("better", "pairwise", {"selected": "right"})
+    assert kind.value_from_result(better, region) == "right"
+    assert kind.answer_from(better, [region["value"]]) == "right"
+    assert kind.evaluation(better) is Evaluation.SINGLE_CHOICE
+    assert kind.values(better) == ("left", "right")
+    assert kind.read(better, "middle", {}) == ([], "\"middle\" is neither 'left' nor 'right'")
+
+
+@pytest.mark.parametrize(
+    ("written", "side"), [("Left", "left"), ("answer_b", "right"), (" RIGHT. ", "right"), ("neither", "neither")]
+)
+def test_a_model_may_name_a_side_by_its_object_or_in_any_case(written: str, side: str) -> None:
+    better = PAIRWISE.control("better")
+    assert better is not None
+    assert kind_of(better).reshape(better, written) == side
+    assert kind_of(better).from_prose(better, [written]) == (None if side == "neither" else side)

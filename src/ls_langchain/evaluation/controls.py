@@ -2,7 +2,7 @@
 
 A view of the labeling model: ``compared_controls`` reads ``labeling.parse_config`` and takes each control's
 ``Evaluation`` family and its reading of result items from its entry in ``labeling.CONTROL_KINDS``; controls
-without one (Ranker, Pairwise, region tools) are not compared.
+without one (Ranker, region tools) are not compared.
 """
 
 from __future__ import annotations

@@ -7,12 +7,15 @@ Each entry is a ``ControlKind`` (see ``labeling.model``) and gives, for its tag:
 - ``read(control, value, text_of)``: the model's value validated into Label Studio result items, or none and the
   reason (nothing is ever guessed; Labels spans are quoted by the model and located in the text here, so their
   offsets always match it);
+- ``reshape(control, value)`` and ``from_prose(control, lines)``: the other shapes a model plausibly writes the
+  value in, and the value a plain-text answer names (a label alone), both validated by ``read`` afterwards;
 - ``answer_from(control, values)``: a person's result values of the control written as the model's answer would hold
   them (``read`` the other way round; the backend's few-shot examples);
-- ``evaluation(control)``: the ``Evaluation`` family that compares its predictions with annotations;
+- ``evaluation(control)`` and ``values(control)``: the ``Evaluation`` family that compares its predictions with
+  annotations, and every value a person can give (what a report lists);
 - ``value_from_result(control, result)``: one Label Studio result item of the control read into a comparable
-  value: a label or None (``SINGLE_CHOICE``), a frozenset of labels or of taxonomy path tuples (``MULTI_LABEL``),
-  a number or None (``SCALAR``), a frozenset of ``(label, start, end)`` (``SPANS``), a text or None (``TEXT``).
+  value: a label or None (``SINGLE_CHOICE``), a frozenset of labels or of taxonomy paths (``MULTI_LABEL``), a
+  number or None (``SCALAR``), a frozenset of ``(label, start, end)`` (``SPANS``), a text or None (``TEXT``).
 
 ``kind_of(control)`` is the lookup that refuses a tag without an entry. Adding a control kind is adding one class
 and one line to ``CONTROL_KINDS``.
@@ -451,7 +454,63 @@ class TextAreaKind(_AsWritten):
         return "\n".join(str(line) for line in text) if isinstance(text, list) else str(text)
 
 
-#: The control kinds by tag: what the backend fills and the evaluation compares. Other tags (Ranker, Pairwise,
+class PairwiseKind:
+    """``<Pairwise>``: which of two objects (answers, say) is better, ``left`` (the first) or ``right``; the model can
+    judge it, and a judgement compares like a single choice."""
+
+    filled = True
+    _SIDES = ("left", "right")
+
+    def schema(self, control: ConfigControl) -> dict[str, Any]:
+        """The SDK's ``left`` / ``right``, or null when neither is better."""
+        schema = control.sdk_schema()
+        schema["description"] = (
+            f"{control.name}: which is better, {' (left) or '.join(control.to_name[:2])} (right); null if neither is"
+        )
+        return _nullable(schema)
+
+    def read(self, control: ConfigControl, value: Any, text_of: Mapping[str, str]) -> _Regions:
+        """The side chosen; anything but ``left`` or ``right`` is a reason."""
+        if value is None:
+            return [], None
+        if value not in self._SIDES:
+            return [], f"{_shown(value)} is neither 'left' nor 'right'"
+        return [control.region(label=value)], None
+
+    def _sides(self, control: ConfigControl) -> dict[str, str]:
+        """What a model may write for each side: the side, or the name of the object on it."""
+        names = {_prose_key(side): side for side in self._SIDES}
+        names.update({_prose_key(name): side for name, side in zip(control.to_name, self._SIDES, strict=False)})
+        return names
+
+    def reshape(self, control: ConfigControl, value: Any) -> Any:
+        """A side named by its object (``answer_b``) or in another case (``Left``) is the side."""
+        return self._sides(control).get(_prose_key(value), value) if isinstance(value, str) else value
+
+    def from_prose(self, control: ConfigControl, lines: Sequence[str]) -> Any:
+        """The side a one-line answer names."""
+        chosen = _named(self._sides(control), lines)
+        return chosen[0] if chosen is not None and len(lines) == 1 else None
+
+    def answer_from(self, control: ConfigControl, values: Sequence[Mapping[str, Any]]) -> Any:
+        """The side a person chose, or None."""
+        return next((str(value["selected"]) for value in values if value.get("selected") in self._SIDES), None)
+
+    def evaluation(self, control: ConfigControl) -> Evaluation:
+        """One of two sides: a single choice."""
+        return Evaluation.SINGLE_CHOICE
+
+    def values(self, control: ConfigControl) -> tuple[str, ...]:
+        """``left`` and ``right``."""
+        return self._SIDES
+
+    def value_from_result(self, control: ConfigControl, result: Mapping[str, Any]) -> Value:
+        """The side chosen, or None."""
+        selected = _value(result).get("selected")
+        return str(selected) if selected in self._SIDES else None
+
+
+#: The control kinds by tag: what the backend fills and the evaluation compares. Other tags (Ranker,
 #: region tools) have no entry; ``kind_of`` refuses them.
 CONTROL_KINDS: Mapping[str, ControlKind] = {
     "Choices": ChoicesKind(),
@@ -460,6 +519,7 @@ CONTROL_KINDS: Mapping[str, ControlKind] = {
     "Number": NumberKind(),
     "Labels": LabelsKind(),
     "TextArea": TextAreaKind(),
+    "Pairwise": PairwiseKind(),
 }
 #: The control tags the backend fills from the structured answer (TextAreas go through the answer text).
 FILLABLE_TAGS = tuple(tag for tag, kind in CONTROL_KINDS.items() if kind.filled)

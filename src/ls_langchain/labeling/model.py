@@ -151,7 +151,7 @@ class ConfigControl:
     """A control tag (``Choices``, ``TextArea``, ``Ranker``, ...) and the control kind that fills and compares it.
 
     ``kind`` is the entry of ``labeling.CONTROL_KINDS`` for the tag, or None for a tag this package neither fills
-    nor compares (``Ranker``, ``Pairwise``, region tools). ``paths`` are a Taxonomy's selectable paths, in order.
+    nor compares (``Ranker``, region tools). ``paths`` are a Taxonomy's selectable paths, in order.
     """
 
     tag: str

@@ -3,8 +3,8 @@
 A view of ``labeling.LabelingConfig``. The rules follow Label Studio's ``llm_interactive`` example: the prompt is
 the first ``<TextArea>`` whose name starts with ``PROMPT_PREFIX`` and that points at a Text, HyperText, Paragraphs
 or Image object; every other ``<TextArea>`` receives the responses; every control whose kind is filled from the
-answer (``labeling.FILLABLE_TAGS``: Choices, Taxonomy, Rating, Number, and Labels on a ``<Text>``) is filled from
-the same structured answer.
+answer (``labeling.FILLABLE_TAGS``: Choices, Taxonomy, Rating, Number, Pairwise, and Labels on a ``<Text>``) is
+filled from the same structured answer.
 """
 
 from __future__ import annotations

@@ -232,6 +232,35 @@ def test_seed_config_end_to_end(case: str, ls: LabelStudio, backend: str, llm: F
         assert batch["response"]["text"][0].endswith("Task Directive: Give a one-line verdict")
 
 
+JUDGE = """<View>
+  <Text name="answer_a" value="$a"/>
+  <Text name="answer_b" value="$b"/>
+  <Pairwise name="better" toName="answer_a,answer_b"/>
+</View>"""
+
+
+def test_a_pairwise_judgement_is_prefilled_from_the_default_prompt(
+    ls: LabelStudio, backend: str, llm: FakeOpenAI, title: str
+) -> None:
+    """LLM as a judge: a Pairwise config without a prompt TextArea, predicted in batch from DEFAULT_PROMPT."""
+    project = ls.projects.create(title=title, label_config=JUDGE)
+    pairs = [{"a": "Paris is the capital of France.", "b": "Lyon."}, {"a": "2 + 2 = 5", "b": "2 + 2 = 4"}]
+    ls.projects.import_tasks(id=project.id, request=pairs)
+    seen = len(llm.requests)
+    connect(ls, backend, project.id, {"DEFAULT_PROMPT": "Which answer is better? A: {a} B: {b}"})
+    ls.actions.create(id="retrieve_tasks_predictions", project=project.id, selected_items={"all": True, "excluded": []})
+    predictions = list(ls.predictions.list(project=project.id))
+    assert len(predictions) == 2
+    for prediction in predictions:  # the test double answers the first side the schema allows
+        [judged] = [item for item in prediction.result if item["from_name"] == "better"]
+        assert (judged["type"], judged["value"]) == ("pairwise", {"selected": "left"})
+    asked = [r.json for r in llm.requests[seen:]]
+    schema = asked[0]["response_format"]["json_schema"]["schema"]["properties"]["better"]
+    assert schema["anyOf"][0]["enum"] == ["left", "right"]
+    prompts = " ".join(str(request["messages"][-1]["content"]) for request in asked)
+    assert "A: 2 + 2 = 5 B: 2 + 2 = 4" in prompts
+
+
 def test_image_summarization_end_to_end_with_vision(
     ls: LabelStudio, backend: str, llm: FakeOpenAI, title: str, image_url: str
 ) -> None:
