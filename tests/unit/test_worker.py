@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ls_langchain.delivery import DeliveryWorker, Outbox, OutboxItem
+from ls_langchain.delivery.worker import LONE_TIMEOUTS
 from ls_langchain.errors import (
     AuthenticationError,
     RecordFormatError,
@@ -268,6 +269,7 @@ def test_an_import_still_being_stored_after_a_timeout_is_waited_for_not_sent_aga
     for index in range(10):
         worker.submit(f"r{index}", body(f"r{index}"))
     assert worker.flush(timeout=30)
+    storing[0].join()  # the late import is in
     assert sorted(exporter.stored) == sorted(f"r{i}" for i in range(10))  # each once
     worker.close(0)
 
@@ -284,4 +286,58 @@ def test_a_batch_that_times_out_is_split(tmp_path: Path) -> None:
     assert worker.flush(timeout=30)
     assert [len(batch) for batch in exporter.imports] == [4, 4, 4, 4]
     assert sorted(exporter.stored) == sorted(f"r{i}" for i in range(16))
+    worker.close(0)
+
+
+def test_a_record_that_times_out_even_alone_is_held_with_its_reason_and_retry_releases_it(tmp_path: Path) -> None:
+    alone: list[str] = []
+
+    def too_slow(items: Sequence[OutboxItem]) -> None:
+        if any(item.record_id == "slow" for item in items):
+            alone.extend(item.record_id for item in items if len(items) == 1)
+            raise timed_out()
+
+    exporter = FakeExporter(rule=too_slow)
+    worker = make_worker(tmp_path, exporter, flush_at=3, flush_interval=3600)
+    for record_id in ("r0", "slow", "r2"):
+        worker.submit(record_id, body(record_id))
+    assert not worker.flush(timeout=120)  # returns once only the held record is left
+    assert sorted(exporter.stored) == ["r0", "r2"]
+    assert alone == ["slow"] * LONE_TIMEOUTS
+    [group] = worker.outbox.held_groups()
+    assert group.count == 1
+    assert group.reason.startswith("no answer in time") and f"Sent alone {LONE_TIMEOUTS} times" in group.reason
+    exporter.rule = None  # LS_LANGCHAIN_TIMEOUT raised, say; `ls-langchain outbox retry` releases it
+    assert worker.outbox.release_held("fake-project") == 1
+    assert worker.flush(timeout=30)
+    assert sorted(exporter.stored) == ["r0", "r2", "slow"]
+    worker.close(0)
+
+
+def test_an_import_in_flight_is_still_waited_for_after_a_check_refused_an_expired_token(tmp_path: Path) -> None:
+    exporter = FakeExporter()
+    storing: list[threading.Timer] = []
+    checks: list[str] = []
+
+    def slow_server(items: Sequence[OutboxItem]) -> None:
+        if not storing:  # the first import: stored after the client gave up waiting
+            ids = [item.record_id for item in items]
+            storing.append(threading.Timer(0.5, lambda: exporter.stored.extend(ids)))
+            storing[0].start()
+            raise timed_out()
+
+    def delivered(items: Sequence[OutboxItem], watermark: int | None) -> set[str]:
+        checks.append("check")
+        if len(checks) == 1:  # the access token expired while the server was too slow to answer
+            raise AuthenticationError("Label Studio refused the API key (HTTP 401)")
+        return FakeExporter.delivered(exporter, items, watermark)
+
+    exporter.rule = slow_server
+    exporter.delivered = delivered  # type: ignore[method-assign]
+    worker = make_worker(tmp_path, exporter, flush_at=10)
+    for index in range(10):
+        worker.submit(f"r{index}", body(f"r{index}"))
+    assert worker.flush(timeout=30)
+    storing[0].join()  # the late import is in
+    assert sorted(exporter.stored) == sorted(f"r{i}" for i in range(10))  # each once
     worker.close(0)

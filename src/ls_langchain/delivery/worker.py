@@ -6,7 +6,8 @@ from this process or any other sharing the outbox), first settles any batch whos
 server, then claims the oldest records and exports them, each with the exporter of the key that logged it.
 Transient failures back off exponentially with jitter (tenacity). What cannot go now is held with its reason, so
 it never holds up the rest: a refused key's records or a refused record (401/403/400) until
-``retry_rejected_after``, a record the exporter cannot read or a deleted project's records until someone acts.
+``retry_rejected_after``, a record the exporter cannot read, a deleted project's records, or a record whose import
+timed out ``LONE_TIMEOUTS`` times when sent alone, until someone acts.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponent
 from ls_langchain.delivery.outbox import Outbox, OutboxItem
 from ls_langchain.errors import RecordsHeldError, StudioError, StudioUnreachableError
 
-__all__ = ["DEFAULT_MAX_BATCH_BYTES", "DeliveryWorker", "Exporter"]
+__all__ = ["DEFAULT_MAX_BATCH_BYTES", "LONE_TIMEOUTS", "DeliveryWorker", "Exporter"]
 
 logger = logging.getLogger("ls_langchain")
 
@@ -110,6 +111,10 @@ class _Rejections:
 #: (DATA_UPLOAD_MAX_MEMORY_SIZE, 250 MiB by default), and small enough to be stored well within the timeout.
 DEFAULT_MAX_BATCH_BYTES = 20_000_000
 
+#: How many times a record's import may time out with the record sent alone (and not be stored) before it is held:
+#: a record the server cannot store in time would otherwise be sent again forever.
+LONE_TIMEOUTS = 3
+
 #: How many record ids a worker remembers to drop a run submitted twice (by two handlers of one project).
 _RECENT_IDS = 4096
 
@@ -151,6 +156,9 @@ class DeliveryWorker:
         # storing that import (the unknown-outcome check waits for its answers to stop changing).
         self._batch_limit = self.flush_at
         self._in_flight_for = 0.0
+        # Record seq -> how many of its imports, sent alone, got no answer in time; and what the last one said.
+        self._lone_timeouts: collections.Counter[int] = collections.Counter()
+        self._last_timeout = ""
         # A new worker is a new chance (a new key, version or config): what was held is tried again.
         outbox.release_held(exporter.target)
         self._reset()
@@ -328,6 +336,7 @@ class DeliveryWorker:
     def _export(self, exporter: Exporter, items: Sequence[OutboxItem], rejections: _Rejections) -> int:
         """Send a batch; hold what cannot go, and when the server refuses the content, send halves and hold the
         records refused alone. Returns how many records were delivered."""
+        started = time.monotonic()
         try:
             watermark = exporter.export(items)
         except RecordsHeldError as exc:
@@ -339,7 +348,7 @@ class DeliveryWorker:
             return self._export(exporter, rest, rejections) if rest else 0
         except StudioError as exc:
             if exc.timed_out:
-                raise self._timed_out(len(items), exc) from exc
+                raise self._timed_out(items, exc, time.monotonic() - started) from exc
             if exc.transient:
                 raise
             if not exc.content_rejected or len(items) == 1 or rejections.exhausted():
@@ -355,11 +364,16 @@ class DeliveryWorker:
         self.outbox.complete(self.exporter.target, items, watermark)
         return len(items)
 
-    def _timed_out(self, count: int, error: StudioError) -> StudioError:
+    def _timed_out(self, items: Sequence[OutboxItem], error: StudioError, waited: float) -> StudioError:
         """An import whose answer did not come: the next batches are half as big (a batch too big to be stored in
-        time is split like a refused one), and its outcome is only decided once the server has finished it."""
-        self._in_flight_for = max(self._in_flight_for, 1.0 + 0.005 * count)
+        time is split like a refused one), and its outcome is only decided once the server has had as long again
+        to finish it as the client waited (at least a second) after it answers again."""
+        count = len(items)
+        self._in_flight_for = max(self._in_flight_for, waited, 1.0)
         self._batch_limit = max(1, count // 2)
+        if count == 1:
+            self._lone_timeouts[items[0].seq] += 1
+            self._last_timeout = str(error)
         timed_out = StudioUnreachableError(
             f"{error} An import of {count} records got no answer in time: batches of at most {self._batch_limit} "
             "now; what it stored is checked before anything is sent again."
@@ -368,12 +382,15 @@ class DeliveryWorker:
         return timed_out
 
     def _settle_unknown(self) -> None:
-        """Records claimed by a send that never reported back: keep those the server has, re-queue the rest.
+        """Records claimed by a send that never reported back: keep those the server has, re-queue the rest (or hold
+        a record whose import timed out ``LONE_TIMEOUTS`` times alone).
 
         A route whose key is refused keeps its records claimed (they may be in Label Studio) without holding up
-        the other routes."""
+        the other routes; an import still in flight is waited for again at the next check (an access token may
+        have expired during the wait, and the next request has a fresh one)."""
         target = self.exporter.target
         items = self.outbox.claimed(target)
+        settled = True
         for route, group in _by_route(items).items():
             try:
                 present = self._stored(self._exporter_for(route), group)
@@ -381,18 +398,27 @@ class DeliveryWorker:
                 if exc.transient:
                     raise
                 self.report(exc)
+                settled = False
                 continue
             self.outbox.complete(target, [i for i in group if i.record_id in present], None)
-            self.outbox.release([i for i in group if i.record_id not in present])
+            absent = [i for i in group if i.record_id not in present]
+            stuck = [i for i in absent if self._lone_timeouts[i.seq] >= LONE_TIMEOUTS]
+            self.outbox.release([i for i in absent if i not in stuck])
+            if stuck:
+                self._hold(stuck, _stuck_reason(self._last_timeout), None)
+            for item in group:
+                if item in stuck or item.record_id in present:
+                    self._lone_timeouts.pop(item.seq, None)
             if present:
                 logger.info("ls-langchain: %d records were already in Label Studio; not sent again", len(present))
-        self._in_flight_for = 0.0
+        if settled:
+            self._in_flight_for = 0.0
 
     def _stored(self, exporter: Exporter, items: Sequence[OutboxItem]) -> set[str]:
         """Which records the server holds; after a timed-out import, asked again until two answers a while apart
         agree, since the server may still be storing that import and "not yet" must not be read as "lost"."""
         present = exporter.delivered(items, self.outbox.watermark(exporter.target))
-        while self._in_flight_for:
+        while self._in_flight_for and len(present) < len({item.record_id for item in items}):
             if self._stop.wait(self._in_flight_for):  # closing: leave them claimed, to be checked next time
                 raise StudioUnreachableError("Stopped while Label Studio may still be storing an import.")
             again = exporter.delivered(items, self.outbox.watermark(exporter.target))
@@ -433,6 +459,14 @@ def _by_route(items: Sequence[OutboxItem]) -> dict[str, list[OutboxItem]]:
     for item in items:
         groups.setdefault(item.route, []).append(item)
     return groups
+
+
+def _stuck_reason(last_timeout: str) -> str:
+    """Why a record whose import timed out every time it was sent alone is held."""
+    return (
+        f"{last_timeout} Sent alone {LONE_TIMEOUTS} times, it was never stored in time: raise LS_LANGCHAIN_TIMEOUT "
+        "or make the record smaller, then `ls-langchain outbox retry`."
+    )
 
 
 def _by_reason(items: Sequence[OutboxItem], reasons: Mapping[int, str], default: str) -> dict[str, list[OutboxItem]]:
