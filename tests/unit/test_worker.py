@@ -29,7 +29,8 @@ class FakeExporter:
     """A test double for the project destination: stores what it is sent in memory, and fails on demand.
 
     ``rule`` runs before each import and may raise (a refusal, a timeout); ``lose_answer`` stores the batch and
-    then raises a timeout, like a server that stored an import whose answer never arrived.
+    then raises a timeout, like a server that stored an import whose answer never arrived. ``stored`` holds one
+    entry per task, so a record stored twice shows twice.
     """
 
     server = "fake-server"
@@ -63,7 +64,13 @@ class FakeExporter:
         return len(self.stored)
 
     def delivered(self, items: Sequence[OutboxItem], watermark: int | None) -> set[str]:
-        return {item.record_id for item in items} & set(self.stored)
+        """The records stored; like the real destination, it deletes every copy of them beyond the first."""
+        asked = {item.record_id for item in items}
+        kept = [
+            i for i, record_id in enumerate(self.stored) if record_id not in asked or i == self.stored.index(record_id)
+        ]
+        self.stored[:] = [self.stored[i] for i in kept]
+        return asked & set(self.stored)
 
 
 def body(record_id: str) -> str:
@@ -340,4 +347,27 @@ def test_an_import_in_flight_is_still_waited_for_after_a_check_refused_an_expire
     assert worker.flush(timeout=30)
     storing[0].join()  # the late import is in
     assert sorted(exporter.stored) == sorted(f"r{i}" for i in range(10))  # each once
+    worker.close(0)
+
+
+def test_an_import_that_lands_after_its_records_were_sent_again_leaves_no_copy(tmp_path: Path) -> None:
+    exporter = FakeExporter()
+    late: list[str] = []
+    landed: list[bool] = []
+
+    def slower_than_the_wait(items: Sequence[OutboxItem]) -> None:
+        if not late:  # the first import: no answer, and not stored by the time the worker decides it was lost
+            late.extend(item.record_id for item in items)
+            raise timed_out()
+        if not landed:  # it lands just as its records are sent again
+            exporter.stored.extend(late)
+            landed.append(True)
+
+    exporter.rule = slower_than_the_wait
+    worker = make_worker(tmp_path, exporter, flush_at=10)
+    for index in range(10):
+        worker.submit(f"r{index}", body(f"r{index}"))
+    assert worker.flush(timeout=30)
+    assert landed
+    assert sorted(exporter.stored) == sorted(f"r{i}" for i in range(10))  # the copies were deleted
     worker.close(0)

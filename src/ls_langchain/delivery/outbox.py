@@ -381,6 +381,21 @@ class Outbox:
                 raise
         return [OutboxItem(*row) for row in rows]
 
+    def in_line(self, seqs: Sequence[int]) -> int:
+        """How many of these records still wait to be sent or are being sent (neither delivered nor held)."""
+        if not seqs:
+            return 0
+        with self._lock:
+            row = (
+                self._conn()
+                .execute(
+                    f"SELECT COUNT(*) FROM records WHERE claimed != ? AND seq IN ({','.join('?' * len(seqs))})",
+                    [_HELD, *seqs],
+                )
+                .fetchone()
+            )
+        return int(row[0])
+
     def release(self, items: Sequence[OutboxItem]) -> None:
         """Put claimed records back in line, unsent."""
         with self._lock:

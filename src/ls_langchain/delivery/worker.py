@@ -92,6 +92,21 @@ def _server_lock(directory: os.PathLike[str] | str, server: str, stop: threading
         os.close(fd)
 
 
+class _Recheck:
+    """Records sent again after an import that timed out, to be asked about ``left`` more times, ``every`` seconds
+    apart, in case that import lands late."""
+
+    #: How many times such records are asked about again.
+    times = 2
+
+    def __init__(self, items: Sequence[OutboxItem], watermark: int | None, every: float) -> None:
+        self.items = list(items)
+        self.watermark = watermark
+        self.every = every
+        self.due = time.monotonic() + every
+        self.left = self.times
+
+
 class _Rejections:
     """How many splits one batch's refusals have cost; past a bound, the rest is held without more requests."""
 
@@ -156,6 +171,9 @@ class DeliveryWorker:
         # storing that import (the unknown-outcome check waits for its answers to stop changing).
         self._batch_limit = self.flush_at
         self._in_flight_for = 0.0
+        # Records sent again after an import that timed out: that import may still land late, making copies; they
+        # are checked again (and copies deleted) a few times, a wait apart, before a flush counts them as delivered.
+        self._rechecks: list[_Recheck] = []
         # Record seq -> how many of its imports, sent alone, got no answer in time; and what the last one said.
         self._lone_timeouts: collections.Counter[int] = collections.Counter()
         self._last_timeout = ""
@@ -223,7 +241,7 @@ class DeliveryWorker:
         while True:
             waiting = self.outbox.waiting(self.exporter.target, up_to=up_to, route=route)
             remaining = None if deadline is None else deadline - time.monotonic()
-            if waiting.active == 0:
+            if waiting.active == 0 and not self._rechecks:
                 if waiting.held == 0:
                     return True
                 retry_in = None if waiting.next_retry is None else waiting.next_retry - time.time()
@@ -291,6 +309,8 @@ class DeliveryWorker:
             logger.exception("ls-langchain: unexpected error while delivering to %s", self.exporter.server)
             self.outbox.record_error(self.exporter.target, f"{type(exc).__name__}: {exc}")
             return self.retry_rejected_after
+        if self._rechecks:
+            return max(0.0, min(min(r.due for r in self._rechecks) - time.monotonic(), self.flush_interval))
         return self.flush_interval
 
     @contextlib.contextmanager
@@ -312,6 +332,7 @@ class DeliveryWorker:
         with _server_lock(self.outbox.directory, self.exporter.server, self._stop) as locked:
             if not locked:
                 return False
+            self._recheck_due()
             self._settle_unknown()
             items = self.outbox.claim(target, min(self.flush_at, self._batch_limit), max_bytes=self.max_batch_bytes)
             if not items:
@@ -403,7 +424,10 @@ class DeliveryWorker:
             self.outbox.complete(target, [i for i in group if i.record_id in present], None)
             absent = [i for i in group if i.record_id not in present]
             stuck = [i for i in absent if self._lone_timeouts[i.seq] >= LONE_TIMEOUTS]
-            self.outbox.release([i for i in absent if i not in stuck])
+            resent = [i for i in absent if i not in stuck]
+            self.outbox.release(resent)
+            if resent and self._in_flight_for:  # the import may yet land, after they were sent again
+                self._rechecks.append(_Recheck(resent, self.outbox.watermark(target), self._in_flight_for))
             if stuck:
                 self._hold(stuck, _stuck_reason(self._last_timeout), None)
             for item in group:
@@ -413,6 +437,32 @@ class DeliveryWorker:
                 logger.info("ls-langchain: %d records were already in Label Studio; not sent again", len(present))
         if settled:
             self._in_flight_for = 0.0
+
+    def _recheck_due(self) -> None:
+        """Ask again about records sent again after a timed-out import, once they are in: the late import may have
+        landed meanwhile, and the exporter deletes every copy beyond one whole task per record."""
+        now = time.monotonic()
+        for recheck in list(self._rechecks):
+            if recheck.due > now:
+                continue
+            if self.outbox.in_line([item.seq for item in recheck.items]):
+                recheck.due = now + 0.1  # some are still to be sent again: checked once they are in
+                continue
+            try:
+                self._exporter_for(recheck.items[0].route).delivered(recheck.items, recheck.watermark)
+            except StudioError as exc:
+                if exc.transient:
+                    raise
+                self.report(exc)
+                recheck.due = now + recheck.every
+                continue
+            recheck.left -= 1
+            recheck.due = now + recheck.every
+            if recheck.left == 0:
+                self._rechecks.remove(recheck)
+        if not self._rechecks:
+            with self._progress:
+                self._progress.notify_all()
 
     def _stored(self, exporter: Exporter, items: Sequence[OutboxItem]) -> set[str]:
         """Which records the server holds; after a timed-out import, asked again until two answers a while apart
