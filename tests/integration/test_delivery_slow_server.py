@@ -80,7 +80,7 @@ def test_an_import_answered_too_late_ends_as_one_task_per_record_with_its_predic
     own_studio: LocalStudio, tmp_path: Path, title: str, monkeypatch: pytest.MonkeyPatch, token_expires: bool
 ) -> None:
     # A short base timeout, so that the import's own (30 s plus time for its size by default) runs out sooner.
-    monkeypatch.setenv("LS_LANGCHAIN_TIMEOUT", "5")
+    monkeypatch.setenv("LS_LANGCHAIN_TIMEOUT", "10")
     handler = LabelStudioCallbackHandler(
         api_key=own_studio.personal_token(),
         url=own_studio.url,

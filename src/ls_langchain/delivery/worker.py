@@ -383,6 +383,8 @@ class DeliveryWorker:
                 exporter, items[middle:], rejections
             )
         self.outbox.complete(self.exporter.target, items, watermark)
+        for item in items if self._lone_timeouts else ():
+            self._lone_timeouts.pop(item.seq, None)
         return len(items)
 
     def _timed_out(self, items: Sequence[OutboxItem], error: StudioError, waited: float) -> StudioError:
