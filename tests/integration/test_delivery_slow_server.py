@@ -79,8 +79,9 @@ def tasks_in(studio: LocalStudio, project_id: int | None) -> list[dict[str, Any]
 def test_an_import_answered_too_late_ends_as_one_task_per_record_with_its_prediction(
     own_studio: LocalStudio, tmp_path: Path, title: str, monkeypatch: pytest.MonkeyPatch, token_expires: bool
 ) -> None:
-    # A short base timeout, so that the import's own (30 s plus time for its size by default) runs out sooner.
-    monkeypatch.setenv("LS_LANGCHAIN_TIMEOUT", "10")
+    # A base timeout shorter than the default 30 s, so that the import's own (the base plus time for its size) runs
+    # out sooner; not so short that the checks (pages of 500 tasks) time out on a loaded machine.
+    monkeypatch.setenv("LS_LANGCHAIN_TIMEOUT", "20")
     handler = LabelStudioCallbackHandler(
         api_key=own_studio.personal_token(),
         url=own_studio.url,
