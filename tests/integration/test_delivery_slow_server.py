@@ -18,11 +18,11 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-from label_studio_sdk import LabelStudio
 from langchain_core.language_models.fake import FakeListLLM
 
 from ls_langchain import LabelStudioCallbackHandler
 from ls_langchain.localstudio import LocalStudio
+from sdk_client import sdk_client
 
 RECORDS = 3000
 
@@ -71,8 +71,8 @@ def expire_access_token(handler: LabelStudioCallbackHandler, in_seconds: float) 
 
 def tasks_in(studio: LocalStudio, project_id: int | None) -> list[dict[str, Any]]:
     assert project_id is not None
-    client = LabelStudio(base_url=studio.url, api_key=studio.personal_token(), timeout=300)
-    return [task.model_dump() for task in client.tasks.list(project=project_id, fields="all", page_size=1000)]
+    client = sdk_client(studio.url, studio.personal_token())
+    return [task.model_dump() for task in client.tasks.list(project=project_id, fields="all", page_size=500)]
 
 
 @pytest.mark.parametrize("token_expires", [False, True], ids=["frozen", "frozen-and-token-expired"])
