@@ -13,11 +13,13 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 import httpx
 import ijson  # type: ignore[import-untyped]  # ijson ships no type hints
 from label_studio_sdk.core.api_error import ApiError
+from label_studio_sdk.tokens.client_ext import TokensClientExt
 
 if TYPE_CHECKING:
     from label_studio_sdk import LabelStudio
@@ -144,6 +146,29 @@ def _body(response: httpx.Response) -> Any:
         return response.text
 
 
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _EarlyRenewedTokens(TokensClientExt):  # type: ignore[misc]  # the SDK's extension module is untyped
+    """The SDK's token handling, renewing the access token two minutes before it expires instead of once expired.
+
+    Label Studio's access tokens live 5 minutes; a request sent just before expiry that waits in a busy server's
+    queue arrives with an expired token and is refused (HTTP 401), as happened under four hosts' imports."""
+
+    renew_before = timedelta(minutes=2)
+    _access_token: str | None
+    _access_token_expiration: datetime | None
+
+    @property
+    def api_key(self) -> str:
+        expires = self._access_token_expiration
+        if self._access_token and expires is not None and expires - _now() < self.renew_before:
+            self._access_token = None  # the SDK's own property then fetches a new one
+        key: str = super().api_key
+        return key
+
+
 # Label Studio builds an export snapshot in one request: ~1 s per 1,000 tasks here, so allow for large projects.
 _LONG_TIMEOUT = 3600.0
 
@@ -193,7 +218,12 @@ class Studio:
         # Retries are the caller's decision: an import retried blindly by the SDK could make duplicate tasks.
         # The SDK checks a personal access token's expiry here already, hence the translation.
         with self._translated("reading the API key"):
-            return LabelStudio(base_url=self.url, api_key=self._api_key, timeout=self._timeout, max_retries=0)
+            client = LabelStudio(base_url=self.url, api_key=self._api_key, timeout=self._timeout, max_retries=0)
+            wrapper = client._client_wrapper
+            wrapper._tokens_client = _EarlyRenewedTokens(
+                base_url=self.url, api_key=self._api_key, client_wrapper=wrapper
+            )
+            return client
 
     def __repr__(self) -> str:
         return f"Studio(url={self.url!r})"  # never the key
@@ -460,6 +490,7 @@ class Studio:
                 project=project_id,
                 query=query,
                 fields="all",
+                include="id,meta,predictions",  # half the time of whole tasks
                 page_size=500,
                 request_options={"timeout_in_seconds": self.import_timeout(500, 0)},
             )
