@@ -51,9 +51,9 @@ browser:  ## Debian's chromium for the browser tests (tests/integration/browser/
 		(apt-get update && apt-get install -y chromium)
 
 test: install labelstudio postgres redis browser  ## the whole suite, against a real Label Studio the suite starts
-	$(BIN)/pytest -m "not multihost"
+	$(BIN)/pytest
 
-multihost: install labelstudio postgres  ## four producer hosts, 20,000 runs, into PostgreSQL Label Studio (~16 min)
+multihost: install labelstudio postgres  ## only the four-host test: 20,000 runs into PostgreSQL Label Studio (minutes)
 	$(BIN)/pytest -m multihost tests/integration/test_multihost.py
 
 unit: install  ## the tests that need no server
