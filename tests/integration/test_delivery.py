@@ -265,6 +265,7 @@ def test_the_event_loop_is_never_held_up_by_delivery(studio: LocalStudio, tmp_pa
     handler.close()
 
 
+@pytest.mark.engines
 def test_a_record_the_server_refuses_is_held_and_the_rest_go_out(
     studio: LocalStudio, tmp_path: Path, title: str, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -178,6 +178,7 @@ def extra_params_for(kind: str | None, llm: FakeOpenAI) -> Any:
     return None
 
 
+@pytest.mark.engines
 @pytest.mark.parametrize("case", list(CASES))
 def test_seed_config_end_to_end(case: str, ls: LabelStudio, backend: str, llm: FakeOpenAI, title: str) -> None:
     config, to_name, data, params_kind = CASES[case]
