@@ -239,7 +239,8 @@ def _outbox_flush(args: argparse.Namespace) -> int:
             while not delivery.worker.flush(timeout=min(0.5, max(0.0, deadline - time.monotonic()))):
                 bar.update(task, completed=total - delivery.pending())
                 waiting = outbox.waiting(delivery.target, up_to=outbox.last_seq(delivery.target))
-                if time.monotonic() >= deadline or (waiting.active == 0 and waiting.next_retry is None):
+                settled = waiting.active == 0 and waiting.next_retry is None and not delivery.worker.rechecking
+                if time.monotonic() >= deadline or settled:
                     break
             bar.update(task, completed=total - delivery.pending())
             delivery.worker.close(timeout=0)

@@ -241,7 +241,7 @@ class DeliveryWorker:
         while True:
             waiting = self.outbox.waiting(self.exporter.target, up_to=up_to, route=route)
             remaining = None if deadline is None else deadline - time.monotonic()
-            if waiting.active == 0 and not self._rechecks:
+            if waiting.active == 0 and not self.rechecking:
                 if waiting.held == 0:
                     return True
                 retry_in = None if waiting.next_retry is None else waiting.next_retry - time.time()
@@ -269,6 +269,11 @@ class DeliveryWorker:
     @property
     def closed(self) -> bool:
         return self._stop.is_set() and self._pid == os.getpid()
+
+    @property
+    def rechecking(self) -> bool:
+        """Whether records sent again after a timed-out import are still being checked for late copies."""
+        return bool(self._rechecks)
 
     def pending(self) -> int:
         """Records of this destination not delivered yet, held ones included."""
