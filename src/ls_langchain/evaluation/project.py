@@ -19,9 +19,10 @@ from ls_langchain.evaluation.controls import Compared, Evaluation, compared_cont
 from ls_langchain.evaluation.metrics import Tally, rounded, tally_for
 from ls_langchain.evaluation.truth import TRUTHS, Truth, answers, by_annotator, choose_truth
 from ls_langchain.export.filters import Filters, narrow, resolve_annotator
+from ls_langchain.labeling import CONTEXT_KEY
 from ls_langchain.studio import Studio
 
-__all__ = ["REASONS", "Comparison", "EvaluationReport", "ModelFigures", "evaluate_project", "read_tasks"]
+__all__ = ["REASONS", "SLICES", "Comparison", "EvaluationReport", "ModelFigures", "evaluate_project", "read_tasks"]
 
 Progress = Callable[[int, int], None]
 
@@ -34,6 +35,20 @@ REASONS = {
     "outside_dates": "annotated outside the dates asked for",
     "not_annotated": "not annotated",
     "no_ground_truth": "without a ground-truth annotation",
+}
+
+
+def _retrieved(task: Mapping[str, Any]) -> bool:
+    """Whether the model had retrieved documents: a non-empty ``data.context`` (what the handler logs from a
+    retriever) or ``meta.retrieval``."""
+    return bool((task.get("data") or {}).get(CONTEXT_KEY) or (task.get("meta") or {}).get("retrieval"))
+
+
+#: The slices each model version's figures are also given for, by a test on the task: a RAG application's answers
+#: with and without retrieved context (the report shows the split when both occur).
+SLICES: Mapping[str, Callable[[Mapping[str, Any]], bool]] = {
+    "with retrieved context": _retrieved,
+    "without retrieved context": lambda task: not _retrieved(task),
 }
 
 
@@ -55,6 +70,7 @@ class ModelFigures:
     not_annotated: int
     annotations: int
     controls: Mapping[str, Mapping[str, Any]]
+    slices: Mapping[str, Mapping[str, Mapping[str, Any]]] = field(default_factory=dict)  # slice -> control -> figures
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -65,6 +81,10 @@ class ModelFigures:
             "not_annotated": self.not_annotated,
             "annotations": self.annotations,
             "controls": {name: dict(figures) for name, figures in self.controls.items()},
+            "slices": {
+                name: {control: dict(figures) for control, figures in controls.items()}
+                for name, controls in self.slices.items()
+            },
         }
 
 
@@ -148,6 +168,7 @@ class _Version:
     annotations: int = 0
     truth_counts: dict[str, Counter[Any]] = field(default_factory=dict)
     predicted_counts: dict[str, Counter[Any]] = field(default_factory=dict)
+    slices: dict[str, dict[str, Tally]] = field(default_factory=dict)  # slice -> control -> tally
 
 
 def _counted(value: Any, control: Compared) -> list[Any]:
@@ -314,6 +335,7 @@ class _Run:
         self.evaluated += 1
         task_id = int(task.get("id") or self.read)
         parent = source.get("parent_prediction") if source else None
+        in_slices = [name for name, test in SLICES.items() if test(task)]
         for version, predictions in zip(versions, predicted.values(), strict=True):
             result = _prediction(predictions, parent).get("result")
             for control in self.controls:
@@ -321,6 +343,9 @@ class _Run:
                     continue
                 value = value_of(result, control)
                 version.tallies[control.name].add(task_id, truths[control.name], value)
+                for name in in_slices:
+                    tallies = version.slices.setdefault(name, {})
+                    tallies.setdefault(control.name, tally_for(control)).add(task_id, truths[control.name], value)
                 version.truth_counts[control.name].update(_counted(truths[control.name], control))
                 if value is not None:
                     version.predicted_counts[control.name].update(_counted(value, control))
@@ -357,6 +382,11 @@ class _Run:
                 not_annotated=version.tasks - version.annotated - version.skipped,
                 annotations=version.annotations,
                 controls=controls,
+                slices={  # in the order of SLICES
+                    name: {control: tally.figures() for control, tally in version.slices[name].items()}
+                    for name in SLICES
+                    if name in version.slices
+                },
             )
         human = {name: agreed for name, h in self.human.items() if (agreed := h.figures()) is not None}
         comparisons = []

@@ -88,6 +88,23 @@ def _figure_cells(family: Evaluation, figures: Mapping[str, Any]) -> tuple[tuple
     )
 
 
+def _slices(report: EvaluationReport, control: str, family: Evaluation) -> Iterator[Block]:
+    """The control's figures split by slice (with and without retrieved context), when a version's tasks fall into
+    more than one slice; nothing otherwise, since the one slice would repeat the table above."""
+    header, _ = _figure_cells(family, {})
+    rows = []
+    for version, model in report.models.items():
+        sliced = {name: figures[control] for name, figures in model.slices.items() if control in figures}
+        if len(sliced) < 2:
+            continue
+        for name, figures in sliced.items():
+            _, cells = _figure_cells(family, figures)
+            rows.append((model_label(report, version), name, figures["tasks"], _percent(figures["coverage"]), *cells))
+    if rows:
+        yield Block("p", "The same, split by whether the model had retrieved context (RAG):")
+        yield Block("table", header=("model", "slice", "tasks", "coverage", *header), rows=tuple(rows))
+
+
 def blocks(report: EvaluationReport, charts: Mapping[str, str]) -> Iterator[Block]:
     """The report as blocks; ``charts`` maps a chart key to its PNG file name."""
     yield Block("h1", f"Evaluation of {report.project_title!r} (project {report.project_id})")
@@ -127,6 +144,7 @@ def blocks(report: EvaluationReport, charts: Mapping[str, str]) -> Iterator[Bloc
                 )
             )
         yield Block("table", header=("model", "tasks", "answered", "abstained", "coverage", *header), rows=tuple(rows))
+        yield from _slices(report, control.name, control.family)
         yield Block("p", _ceiling_words(report, control.name, control.family, human))
         if control.family is Evaluation.SCALAR:
             yield Block("p", _people_mean(report, control.name))
@@ -269,8 +287,20 @@ def render_markdown(items: Sequence[Block]) -> str:
 _CODE = re.compile(r"`([^`]*)`")
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0 1em}th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th:first-child,td:first-child{text-align:left}th{background:#f3f3f3}img{max-width:100%;display:block;margin:1em 0}
-code{background:#f3f3f3;padding:0 .2em}"""
+th:first-child,td:first-child,.words{text-align:left}th{background:#f3f3f3}
+img{max-width:100%;display:block;margin:1em 0}code{background:#f3f3f3;padding:0 .2em}"""
+
+
+_FIGURE = re.compile(r"[-+]?[\d.,]*\d%?|-")
+
+
+def _words(value: Any) -> bool:
+    """Whether a cell holds words (aligned left) rather than a figure (aligned right, the page's default)."""
+    return not isinstance(value, int | float) and not _FIGURE.fullmatch(str(value))
+
+
+def _cell(tag: str, value: Any, words: bool) -> str:
+    return f'<{tag} class="words">{_inline(value)}</{tag}>' if words else f"<{tag}>{_inline(value)}</{tag}>"
 
 
 def _inline(text: Any) -> str:
@@ -287,8 +317,9 @@ def render_html(items: Sequence[Block], images: Mapping[str, bytes]) -> str:
         elif block.kind == "p":
             body.append(f"<p>{_inline(block.text)}</p>")
         elif block.kind == "table":
-            head = "".join(f"<th>{_inline(h)}</th>" for h in block.header)
-            rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in block.rows)
+            first = block.rows[0] if block.rows else ()
+            head = "".join(_cell("th", h, i < len(first) and _words(first[i])) for i, h in enumerate(block.header))
+            rows = "".join("<tr>" + "".join(_cell("td", c, _words(c)) for c in row) + "</tr>" for row in block.rows)
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         elif block.kind == "img":
             data = base64.b64encode(images[block.rows[0][0]]).decode("ascii")

@@ -386,3 +386,54 @@ def test_unknown_project_is_one_line(
     code = main(["evaluate", "--project", "999999", "--out", str(tmp_path), "--url", studio_client.url])
     assert code == 2
     assert capsys.readouterr().err.startswith("ls-langchain: Label Studio at")
+
+
+RAG_CONFIG = """<View>
+  <Text name="text" value="$text"/>
+  <Choices name="answerable" toName="text"><Choice value="yes"/><Choice value="no"/></Choices>
+</View>"""
+
+
+def test_figures_are_split_by_whether_the_model_had_retrieved_context(
+    studio_client: Studio, ls: LabelStudio, title: str, tmp_path: Path
+) -> None:
+    # Four tasks with retrieved documents (3 predicted right), four without (1 right), one with meta.retrieval only.
+    document = [{"source": "faq.md", "text": "Opening hours: 9 to 5."}]
+    rows = [(document, "yes", "yes")] * 3 + [(document, "no", "yes")]
+    rows += [([], "yes", "yes")] + [([], "no", "yes")] * 3
+    tasks: list[dict[str, Any]] = [
+        {
+            "data": {"text": f"question {n}", "context": context},
+            "predictions": [{"model_version": A, "result": _choice(predicted)}],
+        }
+        for n, (context, predicted, _) in enumerate(rows)
+    ]
+    tasks.append(
+        {
+            "data": {"text": "question 8"},
+            "meta": {"retrieval": [{"query": "hours", "ids": ["faq"]}]},
+            "predictions": [{"model_version": A, "result": _choice("yes")}],
+        }
+    )
+    made = studio_client.create_project(title, RAG_CONFIG)
+    imported = studio_client.import_tasks(made.id, tasks).task_ids
+    for task_id, (_, _, truth) in zip(imported, [*rows, ([], "", "yes")], strict=True):
+        ls.annotations.create(id=task_id, result=_choice(truth))
+
+    report = evaluate_project(studio_client, made.id, tmp_path / "rag")
+
+    sliced = report.models[A].slices
+    with_context, without = sliced["with retrieved context"], sliced["without retrieved context"]
+    assert (with_context["answerable"]["tasks"], with_context["answerable"]["accuracy"]) == (5, 0.8)  # 4 of 5
+    assert (without["answerable"]["tasks"], without["answerable"]["accuracy"]) == (4, 0.25)  # 1 of 4
+    assert report.models[A].controls["answerable"]["accuracy"] == round(5 / 9, 4)
+    assert json.loads((tmp_path / "rag" / "report.json").read_text())["models"][A]["slices"] == {
+        name: {"answerable": dict(figures["answerable"])} for name, figures in sliced.items()
+    }
+    markdown = (tmp_path / "rag" / "report.md").read_text()
+    assert "split by whether the model had retrieved context" in markdown
+    assert "| with retrieved context | 5 |" in markdown
+
+
+def _choice(label: str) -> list[dict[str, Any]]:
+    return [{"from_name": "answerable", "to_name": "text", "type": "choices", "value": {"choices": [label]}}]
