@@ -7,13 +7,15 @@ gunicorn with two workers per core):
 - ``ls-langchain predict`` over a project with 1 run vs 2 shards at once (``--shard 1/2`` and ``2/2``), the LLM a
   ``FakeOpenAI`` test double holding each answer 200 ms.
 
-Wall times include starting Python in each producer or predict process.
+Wall times include starting Python in each producer or predict process. Every contender runs once per round,
+interleaved, each into a new project; the tables give the medians over the rounds.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,8 +109,9 @@ def shards(server: LocalStudio, llm: FakeOpenAI, count: int, tasks: int, model_d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--runs", type=int, default=8000)
+    parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--tasks", type=int, default=2000, help="tasks of the project predicted with shards")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every contender, interleaved; medians")
     parser.add_argument("--engines", nargs="+", default=["postgresql", "sqlite"])
     args = parser.parse_args()
     delivery, predict = [], []
@@ -117,30 +120,50 @@ def main() -> None:
             engine: Engine = name
             with local_studio(engine) as server:
                 label = f"{engine} ({server.workers} gunicorn workers)" if server.database else f"{engine} (runserver)"
-                raw = {c: raw_imports(server, c, args.runs, 500)["seconds"] for c in (1, 4)}
-                one, four = producers(server, 1, args.runs), producers(server, 4, args.runs)
-                for name_, seconds, best in (
-                    ("raw bulk import, 1 client", raw[1], raw[1]),
-                    ("1 producer (handler, outbox)", one, raw[1]),
-                    ("raw bulk import, 4 clients at once", raw[4], min(raw.values())),
-                    ("4 producers, an outbox each", four, min(raw.values())),
+                times: dict[str, list[float]] = {
+                    "raw1": [],
+                    "raw4": [],
+                    "one": [],
+                    "four": [],
+                    "whole": [],
+                    "halves": [],
+                }
+                for _ in range(args.rounds):
+                    times["raw1"].append(raw_imports(server, 1, args.runs, 500)["seconds"])
+                    times["one"].append(producers(server, 1, args.runs))
+                    times["raw4"].append(raw_imports(server, 4, args.runs, 500)["seconds"])
+                    times["four"].append(producers(server, 4, args.runs))
+                    times["whole"].append(shards(server, llm, 1, args.tasks, model_dir))
+                    times["halves"].append(shards(server, llm, 2, args.tasks, model_dir))
+                    print(label, {k: [round(v, 1) for v in vs] for k, vs in times.items()}, flush=True)
+                m = {key: statistics.median(samples) for key, samples in times.items()}
+                best = {1: m["raw1"], 4: min(m["raw1"], m["raw4"])}
+                for name_, key, against in (
+                    ("raw bulk import, 1 client", "raw1", best[1]),
+                    ("1 producer (handler, outbox)", "one", best[1]),
+                    ("raw bulk import, 4 clients at once", "raw4", best[4]),
+                    ("4 producers, an outbox each", "four", best[4]),
                 ):
-                    rate = args.runs / seconds
-                    delivery.append([label, name_, f"{seconds:.1f}", f"{rate:,.0f}", f"{best / seconds:.2f}x"])
-                    print(delivery[-1], flush=True)
-                whole, halves = (
-                    shards(server, llm, 1, args.tasks, model_dir),
-                    shards(server, llm, 2, args.tasks, model_dir),
-                )
-                predict.append([label, "1 run", f"{whole:.1f}", f"{args.tasks / whole:.1f}", "1.00x"])
+                    delivery.append(
+                        [label, name_, f"{m[key]:.1f}", f"{args.runs / m[key]:,.0f}", f"{against / m[key]:.2f}x"]
+                    )
+                predict.append([label, "1 run", f"{m['whole']:.1f}", f"{args.tasks / m['whole']:.1f}", "1.00x"])
                 predict.append(
-                    [label, "2 shards at once", f"{halves:.1f}", f"{args.tasks / halves:.1f}", f"{whole / halves:.2f}x"]
+                    [
+                        label,
+                        "2 shards at once",
+                        f"{m['halves']:.1f}",
+                        f"{args.tasks / m['halves']:.1f}",
+                        f"{m['whole'] / m['halves']:.2f}x",
+                    ]
                 )
-                print(predict[-2:], flush=True)
-    print(f"\n### Delivery from many hosts ({args.runs} runs with a prediction each)\n")
-    header = ["Label Studio", "path", "seconds", "tasks/s", "vs best raw import at that concurrency"]
+    print(f"\n### Delivery from many hosts ({args.runs} runs with a prediction each; medians of {args.rounds})\n")
+    header = ["Label Studio", "path", "seconds", "tasks/s", "rate vs best raw import at that concurrency"]
     print(table(header, delivery))
-    print(f"\n### ls-langchain predict --shard ({args.tasks} tasks, LLM latency 200 ms, MAX_CONCURRENCY=16 each)\n")
+    print(
+        f"\n### ls-langchain predict --shard ({args.tasks} tasks, LLM latency 200 ms, MAX_CONCURRENCY=16 each; "
+        f"medians of {args.rounds})\n"
+    )
     print(table(["Label Studio", "run", "seconds", "tasks/s", "speed-up"], predict))
 
 
