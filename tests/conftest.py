@@ -22,7 +22,7 @@ import pytest
 from label_studio_sdk import LabelStudio
 
 from ls_langchain.localstudio import Engine, LocalStudio, start_from_template
-from sdk_client import sdk_client
+from ls_langchain.studio import sdk_client
 
 from fake_openai import fake_openai  # noqa: F401  (fixture)
 

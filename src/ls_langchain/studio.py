@@ -200,6 +200,18 @@ def _sdk_headers(client: LabelStudio) -> dict[str, str]:
     return dict(client._client_wrapper.get_headers())
 
 
+def sdk_client(url: str, api_key: str, *, timeout: float | None = None, max_retries: int = 2) -> LabelStudio:
+    """The SDK's client, with its access token renewed two minutes before it expires (``_EarlyRenewedTokens``)."""
+    # Imported here: the SDK's client pulls in pandas and its whole generated API (~80 MiB, most of a second),
+    # which a process that only logs pays once it constructs a handler, never on import.
+    from label_studio_sdk import LabelStudio
+
+    client = LabelStudio(base_url=url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+    wrapper = client._client_wrapper
+    wrapper._tokens_client = _EarlyRenewedTokens(base_url=url, api_key=api_key, client_wrapper=wrapper)
+    return client
+
+
 class Studio:
     """A connection to one Label Studio server, as one user."""
 
@@ -211,19 +223,10 @@ class Studio:
         self._sdk = self._connect()
 
     def _connect(self) -> LabelStudio:
-        # Imported here: the SDK's client pulls in pandas and its whole generated API (~80 MiB, most of a second),
-        # which a process that only logs pays once it constructs a handler, never on import.
-        from label_studio_sdk import LabelStudio
-
         # Retries are the caller's decision: an import retried blindly by the SDK could make duplicate tasks.
         # The SDK checks a personal access token's expiry here already, hence the translation.
         with self._translated("reading the API key"):
-            client = LabelStudio(base_url=self.url, api_key=self._api_key, timeout=self._timeout, max_retries=0)
-            wrapper = client._client_wrapper
-            wrapper._tokens_client = _EarlyRenewedTokens(
-                base_url=self.url, api_key=self._api_key, client_wrapper=wrapper
-            )
-            return client
+            return sdk_client(self.url, self._api_key, timeout=self._timeout, max_retries=0)
 
     def __repr__(self) -> str:
         return f"Studio(url={self.url!r})"  # never the key

@@ -22,7 +22,7 @@ from langchain_core.language_models.fake import FakeListLLM
 
 from ls_langchain import LabelStudioCallbackHandler
 from ls_langchain.localstudio import LocalStudio
-from sdk_client import sdk_client
+from ls_langchain.studio import sdk_client
 
 CHILD = str(Path(__file__).with_name("delivery_child.py"))
 MakeHandler = Callable[..., LabelStudioCallbackHandler]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ls_langchain.localstudio import LocalStudio, free_port
-from sdk_client import sdk_client
+from ls_langchain.studio import sdk_client
 
 ROOT = Path(__file__).resolve().parents[2]
 TITLE = "Sarcasm (prefilled by the backend)"

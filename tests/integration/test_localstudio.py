@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from ls_langchain.localstudio import LocalStudio
-from sdk_client import sdk_client
+from ls_langchain.studio import sdk_client
 
 pytestmark = pytest.mark.engines
 

@@ -17,7 +17,7 @@ from playwright.sync_api import Page, expect
 
 from ls_langchain import LabelStudioCallbackHandler
 from ls_langchain.localstudio import LocalStudio
-from sdk_client import sdk_client
+from ls_langchain.studio import sdk_client
 
 from browser import open_task
 
